@@ -1,0 +1,97 @@
+// The policy model (DESIGN.md "Policy file") and its loader.
+//
+// Loading validates everything and reports every error with its JSON
+// location; a policy that loads is known good. It is then immutable and
+// shared (one copy per Apache parent, copy-on-write in the workers).
+//
+// Scale: 1,000,000 tenants. Tenants are kept in one open-addressing table
+// whose ids live in a single character arena; a tenant listed with no keys of
+// its own points at the shared defaults RuleSet and costs no allocation of
+// its own. Lookup is O(1) and allocates nothing.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tenant/address.hpp"
+#include "tenant/result.hpp"
+
+namespace tenant {
+
+enum class Mode : std::uint8_t { Enforce, Audit };
+enum class UnknownTenants : std::uint8_t { Deny, Defaults };
+
+inline constexpr std::uint32_t kUnlimited = 0xffffffffu;
+
+// The keys of RULES; a bit per key in RuleSet::own_keys.
+enum class RuleKey : std::uint8_t {
+  None = 0,
+  Root,
+  ReadWrite,
+  ReadOnly,
+  MaxConnections,
+  MaxRequests,
+  IpAllow,
+  IpDeny,
+  UnixSockets,
+  Exec,
+  Mode,
+  Ancestor,  // not a policy key: "a directory above an allowed path"
+};
+const char* rule_key_name(RuleKey k) noexcept;  // "read_only", "ip_deny", ...
+
+// One tenant's effective rules: the defaults with the tenant's own keys laid
+// over them (a key in a tenant replaces the default's key). Strings may still
+// contain "{tenant}"; TenantContext expands them when a tenant is set.
+struct RuleSet {
+  std::string root;  // always set: tenant's root, else defaults' root, else tenant_root
+  std::vector<std::string> read_write, read_only, unix_sockets, exec;
+  std::vector<Cidr> ip_allow, ip_deny;
+  std::uint32_t max_connections = kUnlimited;
+  std::uint32_t max_requests = kUnlimited;
+  Mode mode = Mode::Enforce;
+  std::uint32_t own_keys = 0;  // bit (1u << RuleKey) set when the tenant itself set that key
+  bool own(RuleKey k) const noexcept { return (own_keys >> static_cast<unsigned>(k)) & 1u; }
+};
+
+class Policy {
+ public:
+  // Parses and validates a policy document. On failure, every error found
+  // (not just the first), each with its JSON pointer and what was expected:
+  // unknown key, wrong type, relative path, bad CIDR, bad tenant id,
+  // duplicate tenant, bad version, "{tenant}" used where it cannot be.
+  static Result<std::shared_ptr<const Policy>, Errors> parse(std::string_view json_text);
+  // Reads then parses a file. A missing or unreadable file is one error
+  // naming the path and strerror; nothing is thrown.
+  static Result<std::shared_ptr<const Policy>, Errors> load_file(const std::string& path);
+
+  int version() const noexcept;
+  std::string_view tenant_root() const noexcept;
+  UnknownTenants unknown_tenants() const noexcept;
+  const RuleSet& defaults() const noexcept;  // root = defaults.root or tenant_root
+  std::size_t tenant_count() const noexcept;   // tenants listed under "tenants"
+
+  // The effective rules of `id`, or nullptr when the policy does not admit
+  // it: an invalid id, or an unlisted id under "unknown_tenants": "deny".
+  // O(1), allocates nothing, never throws.
+  const RuleSet* find(std::string_view id) const noexcept;
+  bool lists(std::string_view id) const noexcept;  // listed under "tenants"
+
+  // Every listed tenant, in file order (status, learn, tests).
+  void for_each_tenant(const std::function<void(std::string_view id, const RuleSet&)>& fn) const;
+
+  ~Policy();
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
+  struct Impl;
+
+ private:
+  explicit Policy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend struct PolicyBuilder;
+};
+
+}  // namespace tenant

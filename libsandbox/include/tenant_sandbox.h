@@ -1,0 +1,53 @@
+/*
+ * tenant_sandbox.h -- the C API of libsandbox (DESIGN.md "C API").
+ *
+ * libsandbox is preloaded (LD_PRELOAD) into every Apache process. The module
+ * (or the tenant-sandbox CLI) claims control once per process, loads the
+ * policy, and sets the tenant of the calling thread for each request; while
+ * a tenant is set, every file, network and exec call the thread makes through
+ * libc is checked against that tenant's rules.
+ *
+ * Every function is extern "C", never throws and returns 0 or a negative
+ * errno. The module finds them with dlsym(RTLD_DEFAULT, ...), so it can tell
+ * whether libsandbox is preloaded at all (and refuse tenant requests when it
+ * is not).
+ */
+#ifndef TENANT_SANDBOX_H
+#define TENANT_SANDBOX_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Called once per process by the module (or the CLI) before any tenant is
+ * set. The calling shared object becomes the only one allowed to set or
+ * clear tenants; the same calls from anywhere else (PHP FFI, a loaded
+ * extension) return -EPERM and change nothing. -EPERM as well when control
+ * was already claimed by another object, or in a process a tenant started. */
+int sandbox_claim_control(void);
+
+/* Sets the tenant of the calling thread. -EINVAL: invalid id; -ENOENT: the
+ * policy does not admit it (or no policy is loaded); -EBUSY: another tenant
+ * is still set in this thread; -EPERM: caller is not the claimant. */
+int sandbox_set_tenant(const char *tenant_id);
+
+/* Clears the calling thread's tenant. tenant_id NULL: whatever is set.
+ * An id that is not the current one: -EINVAL, nothing cleared. */
+int sandbox_clear_tenant(const char *tenant_id);
+
+/* The calling thread's tenant, or NULL when none is set. */
+const char *sandbox_current_tenant(void);
+
+/* Loads (or replaces) the policy. On failure the old policy stays in force
+ * and err receives a NUL-terminated message naming the location of every
+ * error (truncated to errlen). Threads keep the rules they were set with
+ * until their tenant is cleared. */
+int sandbox_load_policy(const char *path, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TENANT_SANDBOX_H */

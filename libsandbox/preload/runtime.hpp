@@ -1,0 +1,134 @@
+// The runtime every wrapper stands on: the real functions, the calling
+// thread's tenant, the re-entrancy guard and the denial log.
+//
+// A wrapper has this shape (see wrap_fs.cpp for many):
+//
+//   extern "C" int unlink(const char* path) noexcept {
+//     sb::ActiveTenant* t = sb::current();
+//     if (t == nullptr) return SB_REAL(unlink)(path);   // no tenant: pass through
+//     ... decide with t->ctx, call sb::refuse(...) on a denial ...
+//   }
+//
+// Nothing on this path allocates, locks, or throws: it runs for every
+// open/stat/connect of every request, in signal handlers and after vfork.
+#pragma once
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "decls.hpp"
+#include "tenant/context.hpp"
+
+namespace sb {
+
+// ---- real functions -------------------------------------------------------
+struct RealFunctions {
+#define SB_SYM(cat, variant, ret, name, params) ret(*name) params = nullptr;
+#include "interpose.def"
+#undef SB_SYM
+};
+
+// Resolved once (constructor + pthread_once, dlsym(RTLD_NEXT)); a wrapper
+// that runs before the constructor resolves them itself. A symbol that
+// resolves to our own wrapper (libsandbox loaded twice, or a broken
+// LD_PRELOAD order) aborts with a message: calling it would recurse forever.
+const RealFunctions& real() noexcept;
+#define SB_REAL(name) (::sb::real().name)
+
+// ---- tenants --------------------------------------------------------------
+// One tenant as set in a thread (or a process). Reference counted: threads
+// started by the tenant share it, and it lives until the last of them drops
+// it. The root descriptors of its areas are opened lazily, once, and closed
+// with it; the fs wrappers resolve paths beneath them (openat2
+// RESOLVE_BENEATH), so what the kernel opens is what was allowed.
+struct ActiveTenant {
+  std::atomic<std::int32_t> refs{1};
+  std::unique_ptr<const tenant::TenantContext> ctx;
+  std::unique_ptr<std::atomic<int>[]> area_fds;  // one per ctx->areas(); -1 until opened
+  std::uint64_t serial = 0;                       // unique per process lifetime
+  bool locked = false;  // a process started from a tenant: can never be cleared
+};
+ActiveTenant* make_active(std::unique_ptr<const tenant::TenantContext> ctx) noexcept;
+void retain(ActiveTenant* t) noexcept;
+void release(ActiveTenant* t) noexcept;
+
+// How a thread came to be. Threads created through our pthread_create are
+// System (no tenant) or inherit the creator's tenant; the main thread is
+// System. Any other thread (created inside glibc, by raw clone) is Unknown,
+// and in a supervised process an Unknown thread gets no rights at all:
+// an empty thread-local tenant never means "free" (THREATS 17).
+enum class ThreadKind : std::uint8_t { Unknown = 0, System = 1 };
+
+struct ThreadState {
+  ActiveTenant* tenant;          // the thread's tenant, or nullptr
+  ThreadKind kind;
+  std::uint8_t internal_depth;   // >0: libsandbox's own work, pass through
+};
+// initial-exec: libsandbox is loaded at process start (LD_PRELOAD), so its
+// TLS is static and each access is one %fs-relative load; the dynamic model
+// calls __tls_get_addr, which may allocate -- not allowed on this path.
+extern thread_local ThreadState t_state __attribute__((tls_model("initial-exec")));
+
+// Process-wide state.
+extern std::atomic<ActiveTenant*> g_process_tenant;  // set for life in a process a tenant started
+extern std::atomic<bool> g_supervised;               // control claimed, or a process tenant
+extern ActiveTenant* g_deny_all;                      // no rights (unknown threads)
+
+// The tenant whose rules apply to this call, or nullptr to pass it through.
+inline ActiveTenant* current() noexcept {
+  ThreadState& s = t_state;
+  if (s.internal_depth != 0) return nullptr;
+  if (s.tenant != nullptr) return s.tenant;
+  if (ActiveTenant* p = g_process_tenant.load(std::memory_order_acquire)) return p;
+  if (s.kind == ThreadKind::Unknown && g_supervised.load(std::memory_order_relaxed)) return g_deny_all;
+  return nullptr;
+}
+
+// libsandbox's own file and socket work (loading a policy, logging, the
+// connection budget) runs inside this scope and goes straight to libc.
+class InternalScope {
+ public:
+  InternalScope() noexcept { ++t_state.internal_depth; }
+  ~InternalScope() { --t_state.internal_depth; }
+  InternalScope(const InternalScope&) = delete;
+  InternalScope& operator=(const InternalScope&) = delete;
+};
+
+// Keeps errno as the caller will see it across our own bookkeeping.
+class ErrnoKeeper {
+ public:
+  ErrnoKeeper() noexcept : saved_(errno) {}
+  ~ErrnoKeeper() { errno = saved_; }
+  ErrnoKeeper(const ErrnoKeeper&) = delete;
+  ErrnoKeeper& operator=(const ErrnoKeeper&) = delete;
+
+ private:
+  int saved_;
+};
+
+// ---- denials --------------------------------------------------------------
+// Records that tenant `t` was refused `need` on `target` in libc function
+// `op` (errno `err`; `why` names the rule, may be null). Logs one line to
+// stderr -- the Apache error log in a worker -- at most once per (tenant, op,
+// target) within a short window:
+//
+//   tenant-sandbox: deny tenant=site-a op=open need=read target="/srv/www/site-b/secret" errno=EACCES rule="no rule: outside every allowed path"
+//
+// and the same with "audit" instead of "deny" in audit mode. Returns true
+// when the call must fail (enforce), false when it must go on (audit). Never
+// allocates, never blocks; `tenant-sandbox learn` parses these lines.
+bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::string_view target,
+            int err, const char* why = nullptr) noexcept;
+
+// Sets errno and returns -1: `return sb::fail(EACCES);`
+inline int fail(int err) noexcept {
+  errno = err;
+  return -1;
+}
+
+// Path of this libsandbox.so (from dladdr), for re-injecting LD_PRELOAD.
+const char* library_path() noexcept;
+
+}  // namespace sb
