@@ -1,5 +1,8 @@
-// Hooks between the parts of libsandbox (not exported).
+// Hooks between the parts of libsandbox (not exported). Each part owns the
+// definitions of its namespace; the others call only what is declared here.
 #pragma once
+#include <cstddef>
+
 #include "runtime.hpp"
 
 namespace sb {
@@ -10,5 +13,33 @@ void control_init() noexcept;
 
 // status.cpp: per-tenant denial counters for `tenant-sandbox status`.
 void note_denial(const ActiveTenant& t, tenant::Need need, bool audit) noexcept;
+
+namespace fs {
+// Makes `path` absolute (relative to `dirfd`, or the cwd for AT_FDCWD) and
+// normalises it into out[cap]. 0, or -ENAMETOOLONG, -ENOENT (empty path),
+// -EACCES (dirfd's path cannot be known: pipe, socket, deleted).
+int absolute_path(int dirfd, const char* path, char* out, std::size_t cap) noexcept;
+// openat2(2) under the tenant's rules: the syscall() wrapper routes
+// SYS_openat2 here (glibc 2.36 has no openat2 wrapper). fd, or -1 + errno.
+int checked_openat2(int dirfd, const char* path, const void* how, std::size_t size) noexcept;
+// An O_PATH descriptor of the object `abs_path` (absolute, normalised)
+// names, resolved beneath the area of `t` that grants `need` (following a
+// final symlink when `follow`): callers act on the verified object through
+// it (unix sockets via /proc/self/fd/N). The fd, or -errno (-EACCES after
+// refuse() logged the denial). The caller closes it.
+int anchor(ActiveTenant& t, const char* op, const char* abs_path, tenant::Need need, bool follow) noexcept;
+}  // namespace fs
+
+namespace net {
+// Connection-budget and descriptor bookkeeping around process changes
+// (called by the proc part's fork / exec wrappers).
+void before_fork() noexcept;
+void after_fork(bool in_child) noexcept;
+void before_exec() noexcept;   // descriptors closed by exec (close-on-exec) leave the budget
+void exec_failed() noexcept;   // ... and come back if the exec did not happen
+// A thread's tenant was cleared: what that tenant left open in this process
+// (persistent connections, THREATS 18) must not serve the next tenant.
+void on_tenant_cleared(ActiveTenant& t) noexcept;
+}  // namespace net
 
 }  // namespace sb

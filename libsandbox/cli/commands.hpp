@@ -1,0 +1,11 @@
+// The subcommands of tenant-sandbox; main.cpp dispatches on argv[1].
+#pragma once
+
+namespace cli {
+// argv[0] is the subcommand name; returns the process exit status.
+int cmd_check(int argc, char** argv);
+int cmd_explain(int argc, char** argv);
+int cmd_run(int argc, char** argv);  // run.cpp: never returns on success (exec)
+int cmd_learn(int argc, char** argv);
+int cmd_status(int argc, char** argv);
+}  // namespace cli
