@@ -1,6 +1,290 @@
-// STUB: replaced by the control / exec work (C API, process tenant lock).
+// The C API (tenant_sandbox.h, DESIGN.md "C API") and the process tenant
+// lock of processes a tenant started.
+//
+// Who may steer: sandbox_claim_control records the shared object that
+// called it (the module, or a test program) by the address range of its
+// code. From then on set/clear/load succeed only when the return address of
+// the call lies in that range. Tenant code that reaches these functions --
+// PHP FFI (the return address is in libffi), an extension, a library the
+// tenant dlopen()s -- gets -EPERM and changes nothing (THREATS 21). Native
+// code can of course jump into the claimant's code or write t_state
+// directly; against that only the kernel layer helps (DESIGN.md threat
+// model).
+#include <link.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <string_view>
+
 #include "internal.hpp"
+#include "proc_common.hpp"
+#include "tenant/policy.hpp"
+#include "tenant/tenant_id.hpp"
+#include "tenant_sandbox.h"
+
 namespace sb {
-void control_init() noexcept {}
-void note_denial(const ActiveTenant&, tenant::Need, bool) noexcept {}
+namespace {
+
+// ---- the claimant -----------------------------------------------------------
+struct CodeRange {
+  std::uintptr_t lo = 0, hi = 0;  // [lo, hi)
+};
+constexpr int kMaxRanges = 8;
+CodeRange g_claimant[kMaxRanges];
+int g_claimant_ranges = 0;
+// Published with release after g_claimant is written; never reset.
+std::atomic<bool> g_claimed{false};
+std::mutex g_control_mutex;  // claim and load only; never taken on set/clear
+
+struct FindObject {
+  std::uintptr_t addr;
+  CodeRange ranges[kMaxRanges];
+  int count = 0;
+  bool found = false;
+};
+
+// Finds the loaded object with a PT_LOAD segment containing `addr` and
+// records all of its executable segments (the object's code). Works for the
+// main program (PIE or not) and for every shared object, which dladdr's
+// dli_fbase alone does not tell apart for non-PIE programs.
+int find_object(dl_phdr_info* info, std::size_t, void* data) noexcept {
+  auto* f = static_cast<FindObject*>(data);
+  bool contains = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    if (f->addr >= lo && f->addr < lo + ph.p_memsz) contains = true;
+  }
+  if (!contains) return 0;
+  for (int i = 0; i < info->dlpi_phnum && f->count < kMaxRanges; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    f->ranges[f->count++] = CodeRange{lo, lo + ph.p_memsz};
+  }
+  f->found = true;
+  return 1;
+}
+
+bool in_claimant(const void* return_address) noexcept {
+  if (!g_claimed.load(std::memory_order_acquire)) return false;
+  const auto a = reinterpret_cast<std::uintptr_t>(return_address);
+  for (int i = 0; i < g_claimant_ranges; ++i)
+    if (a >= g_claimant[i].lo && a < g_claimant[i].hi) return true;
+  return false;
+}
+
+// ---- the policy -------------------------------------------------------------
+// set_tenant reads the current policy without a lock: a load publishes a new
+// immutable holder with one atomic store. Old holders are never freed: a
+// reader may still be inside TenantContext::create with one, and reloads
+// happen a handful of times per process life (graceful restart), so the
+// leak is bounded and a reference count on the hot path is not worth it.
+struct PolicyHolder {
+  std::shared_ptr<const tenant::Policy> policy;
+};
+std::atomic<PolicyHolder*> g_policy{nullptr};
+
+char g_state_dir[4096] = "/run/tenant-sandbox";
+
+void log_line(const char* what, const char* detail) noexcept {
+  char line[512];
+  const int n = std::snprintf(line, sizeof line, "tenant-sandbox: %s%s%s\n", what,
+                              detail != nullptr ? ": " : "", detail != nullptr ? detail : "");
+  if (n > 0) (void)!::write(2, line, static_cast<std::size_t>(n < 511 ? n : 511));
+}
+
+bool locked_process() noexcept { return g_process_tenant.load(std::memory_order_acquire) != nullptr; }
+
+// Valid ids are at most 64 bytes; never read further than that into memory
+// the caller handed us.
+bool read_id(const char* id, std::string_view& out) noexcept {
+  if (id == nullptr) return false;
+  const std::size_t n = ::strnlen(id, tenant::kMaxTenantIdLen + 1);
+  out = std::string_view(id, n);
+  return n <= tenant::kMaxTenantIdLen && tenant::is_valid_tenant_id(out);
+}
+
+void copy_error(char* err, std::size_t errlen, const std::string& text) noexcept {
+  if (err == nullptr || errlen == 0) return;
+  const std::size_t n = text.size() < errlen - 1 ? text.size() : errlen - 1;
+  std::memcpy(err, text.data(), n);
+  err[n] = '\0';
+}
+
+}  // namespace
+
+namespace proc {
+const char* state_dir() noexcept { return g_state_dir; }
+}  // namespace proc
+
+// Runs in the library constructor, before main and before any tenant code.
+void control_init() noexcept {
+  InternalScope internal;
+  if (const char* dir = ::getenv("TENANT_SANDBOX_STATE_DIR"); dir != nullptr && dir[0] == '/')
+    std::snprintf(g_state_dir, sizeof g_state_dir, "%s", dir);
+
+  const char* id = ::getenv("TENANT_SANDBOX_TENANT");
+  if (id == nullptr) return;
+  // A process started from a tenant (exec wrapper or `tenant-sandbox run`):
+  // it is that tenant for its whole life. Anything wrong with the variables
+  // means no rights at all, never "no tenant" (fail closed).
+  ActiveTenant* t = nullptr;
+  const char* problem = nullptr;
+  try {
+    const char* json = ::getenv("TENANT_SANDBOX_POLICY_JSON");
+    std::string_view sid;
+    if (!read_id(id, sid)) {
+      problem = "TENANT_SANDBOX_TENANT is not a valid tenant id";
+    } else if (json == nullptr) {
+      problem = "TENANT_SANDBOX_POLICY_JSON is missing";
+    } else {
+      auto policy = tenant::Policy::parse(json);
+      if (!policy) {
+        problem = "TENANT_SANDBOX_POLICY_JSON is not a valid policy";
+      } else {
+        auto ctx = tenant::TenantContext::create(*policy.value(), sid);
+        if (!ctx)
+          problem = "TENANT_SANDBOX_POLICY_JSON does not admit TENANT_SANDBOX_TENANT";
+        else if ((t = make_active(std::move(ctx).value())) == nullptr)
+          problem = "out of memory";
+      }
+    }
+  } catch (...) {
+    problem = "cannot load the process tenant";
+  }
+  if (t == nullptr) {
+    log_line(problem != nullptr ? problem : "cannot load the process tenant",
+             "this process gets no rights (fail closed)");
+    t = g_deny_all;
+  } else {
+    t->locked = true;
+  }
+  g_process_tenant.store(t, std::memory_order_release);
+  g_supervised.store(true, std::memory_order_release);
+}
+
 }  // namespace sb
+
+using sb::g_process_tenant;
+using sb::t_state;
+
+// Declared in tenant_sandbox.h without noexcept (a C header); none of these
+// can throw: every fallible step is inside a catch-all that fails closed.
+// noinline: __builtin_return_address(0) must be our caller's address, and
+// nothing inside libsandbox calls these, so inlining would change nothing
+// but make that fragile.
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_claim_control(void) {
+  const void* caller = __builtin_return_address(0);
+  try {
+    std::lock_guard<std::mutex> lock(sb::g_control_mutex);
+    if (sb::locked_process()) return -EPERM;
+    if (sb::g_claimed.load(std::memory_order_acquire)) return sb::in_claimant(caller) ? 0 : -EPERM;
+    sb::FindObject f{};
+    f.addr = reinterpret_cast<std::uintptr_t>(caller);
+    {
+      sb::InternalScope internal;
+      ::dl_iterate_phdr(sb::find_object, &f);
+    }
+    if (!f.found || f.count == 0) return -EPERM;
+    for (int i = 0; i < f.count; ++i) sb::g_claimant[i] = f.ranges[i];
+    sb::g_claimant_ranges = f.count;
+    sb::g_claimed.store(true, std::memory_order_release);
+    sb::g_supervised.store(true, std::memory_order_release);
+    return 0;
+  } catch (...) {
+    return -EPERM;
+  }
+}
+
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_tenant(const char* tenant_id) {
+  const void* caller = __builtin_return_address(0);
+  if (!sb::in_claimant(caller) || sb::locked_process()) return -EPERM;
+  std::string_view id;
+  if (!sb::read_id(tenant_id, id)) return -EINVAL;
+  if (t_state.tenant != nullptr) return -EBUSY;
+  const sb::PolicyHolder* h = sb::g_policy.load(std::memory_order_acquire);
+  if (h == nullptr) return -ENOENT;
+  try {
+    sb::InternalScope internal;
+    if (h->policy->find(id) == nullptr) return -ENOENT;
+    auto ctx = tenant::TenantContext::create(*h->policy, id);
+    if (!ctx) {
+      sb::log_line("cannot build the rules of an admitted tenant", ctx.error().str().c_str());
+      return -ENOENT;
+    }
+    sb::ActiveTenant* t = sb::make_active(std::move(ctx).value());
+    if (t == nullptr) return -ENOMEM;
+    t_state.tenant = t;
+    return 0;
+  } catch (...) {
+    return -ENOMEM;
+  }
+}
+
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_clear_tenant(const char* tenant_id) {
+  const void* caller = __builtin_return_address(0);
+  if (!sb::in_claimant(caller) || sb::locked_process()) return -EPERM;
+  sb::ActiveTenant* t = t_state.tenant;
+  if (t == nullptr) return tenant_id == nullptr ? 0 : -EINVAL;
+  if (tenant_id != nullptr) {
+    std::string_view id;
+    if (!sb::read_id(tenant_id, id) || id != t->ctx->id()) return -EINVAL;
+  }
+  // The thread is free of the tenant before the net part cleans up after it,
+  // so that cleanup's own calls are not judged by the tenant's rules.
+  t_state.tenant = nullptr;
+  sb::net::on_tenant_cleared(*t);
+  sb::release(t);
+  return 0;
+}
+
+extern "C" __attribute__((visibility("default"))) const char* sandbox_current_tenant(void) {
+  const sb::ActiveTenant* t = t_state.tenant;
+  if (t == nullptr) t = g_process_tenant.load(std::memory_order_acquire);
+  if (t == nullptr || !t->ctx) return nullptr;
+  return t->ctx->id_cstr();
+}
+
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_policy(const char* path, char* err,
+                                                                                     size_t errlen) {
+  const void* caller = __builtin_return_address(0);
+  // Before any claim there is no tenant code yet to guard against (the
+  // module loads the policy while Apache starts); after it, only the
+  // claimant may replace the rules (THREATS 21).
+  if (sb::locked_process() || (sb::g_claimed.load(std::memory_order_acquire) && !sb::in_claimant(caller))) {
+    sb::copy_error(err, errlen, "sandbox_load_policy: not permitted from this caller");
+    return -EPERM;
+  }
+  if (path == nullptr) {
+    sb::copy_error(err, errlen, "sandbox_load_policy: no path");
+    return -EINVAL;
+  }
+  try {
+    sb::InternalScope internal;
+    auto loaded = tenant::Policy::load_file(path);
+    if (!loaded) {
+      std::string text;
+      for (const tenant::Error& e : loaded.error()) {
+        if (!text.empty()) text += '\n';
+        text += e.str();
+      }
+      if (text.empty()) text = std::string(path) + ": invalid policy";
+      sb::copy_error(err, errlen, text);
+      return -EINVAL;
+    }
+    auto* holder = new sb::PolicyHolder{std::move(loaded).value()};
+    std::lock_guard<std::mutex> lock(sb::g_control_mutex);
+    sb::g_policy.store(holder, std::memory_order_release);  // the old holder is leaked on purpose (above)
+    sb::copy_error(err, errlen, "");
+    return 0;
+  } catch (...) {
+    sb::copy_error(err, errlen, "sandbox_load_policy: out of memory");
+    return -ENOMEM;
+  }
+}
