@@ -1,0 +1,457 @@
+/*
+ * mod_tenant_tag: tags every request with its tenant and tells libsandbox
+ * (DESIGN.md). Hooks, in the order a request meets them:
+ *
+ *   check_config      validate TenantPolicy (also under `configtest`)
+ *   post_config       load the policy into libsandbox and claim control, in
+ *                     the parent, so every forked worker inherits both
+ *   post_read_request resolve and set the tenant (APR_HOOK_REALLY_FIRST)
+ *   TENANT_TAG_END    threaded MPMs only: clear at EOS in the thread that set it
+ *   log_transaction   clear (APR_HOOK_REALLY_LAST), plus a cleanup on r->pool;
+ *                     whichever runs first clears, the other is a no-op
+ *
+ * Why clear so late: mod_php runs register_shutdown_function callbacks,
+ * destructors and output callbacks inside its handler (php_request_shutdown
+ * before it passes EOS), so every line of tenant code has run, still as its
+ * tenant, before log_transaction.
+ */
+#include "mod_tenant_tag.h"
+
+#include "ap_mpm.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include <apr_strings.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <unistd.h>
+
+APLOG_USE_MODULE(tenant_tag);
+
+/* ---- libsandbox ------------------------------------------------------ */
+
+static tt_sandbox_api tt_api;
+static int tt_api_found;        /* all five symbols resolved */
+static int tt_claimed;          /* sandbox_claim_control succeeded in this process */
+static int tt_policy_refused;   /* check_config refused the new policy (graceful) */
+static int tt_threaded;         /* the MPM runs requests on several threads */
+static volatile int tt_logged_missing;  /* 503 "not preloaded" logged in this process */
+
+static void tt_resolve_api(void)
+{
+    /* dlsym returns void *; converting to a function pointer is what POSIX
+     * specifies for dlsym, the union keeps -Wpedantic quiet. */
+    union { void *p; int (*claim)(void); int (*set)(const char *);
+            const char *(*cur)(void); int (*load)(const char *, char *, size_t); } u;
+    if (tt_api_found) return;
+    u.p = dlsym(RTLD_DEFAULT, "sandbox_claim_control"); tt_api.claim_control = u.claim;
+    u.p = dlsym(RTLD_DEFAULT, "sandbox_set_tenant"); tt_api.set_tenant = u.set;
+    u.p = dlsym(RTLD_DEFAULT, "sandbox_clear_tenant"); tt_api.clear_tenant = u.set;
+    u.p = dlsym(RTLD_DEFAULT, "sandbox_current_tenant"); tt_api.current_tenant = u.cur;
+    u.p = dlsym(RTLD_DEFAULT, "sandbox_load_policy"); tt_api.load_policy = u.load;
+    tt_api_found = tt_api.claim_control && tt_api.set_tenant && tt_api.clear_tenant &&
+                   tt_api.current_tenant && tt_api.load_policy;
+}
+
+static int tt_sandbox_used(server_rec *s)
+{
+    for (; s; s = s->next) {
+        int mode = tt_conf(s)->sandbox;
+        if (mode == TT_SANDBOX_ON || mode == TT_SANDBOX_AUDIT) return 1;
+    }
+    return 0;
+}
+
+/* ---- start-up -------------------------------------------------------- */
+
+/* libsandbox remembers its claimant by the address range of its code and
+ * never forgets it. httpd dlclose()s and re-dlopen()s every module on
+ * graceful restart, and the new copy may be mapped elsewhere, after which
+ * it could no longer set tenants. Pinning this object with RTLD_NODELETE
+ * keeps it at one address for the parent's life: the reload finds it
+ * already loaded and gets the same mapping (and tt_claimed stays true). */
+static void tt_pin_module(server_rec *s)
+{
+    Dl_info info;
+    void *self;
+    if (!dladdr((void *)&tenant_tag_module, &info) || !info.dli_fname) return;
+    self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (!self)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10924)
+                     "cannot pin %s in memory (%s): a graceful restart may lose "
+                     "control of libsandbox", info.dli_fname, dlerror());
+}
+
+static int tt_first_generation(void)
+{
+    return ap_state_query(AP_SQ_CONFIG_GEN) == 0;
+}
+
+static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    tt_server_conf *main_conf = tt_conf(s);
+    char err[4096];
+    (void)pconf; (void)plog;
+    tt_policy_refused = 0;
+    if (!tt_sandbox_used(s)) return OK;
+    if (!main_conf->policy) {
+        if (tt_first_generation()) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10900)
+                         "TenantSandbox is On but no TenantPolicy is set (main server)");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10900)
+                     "TenantSandbox is On but no TenantPolicy is set: the policy "
+                     "already loaded stays in force");
+        tt_policy_refused = 1;
+        return OK;
+    }
+    if (tt_core_check_policy(main_conf->policy, err, sizeof(err)) != 0) {
+        if (tt_first_generation()) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10901)
+                         "TenantPolicy %s is invalid: %s", main_conf->policy,
+                         ap_escape_logitem(ptemp, err));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        /* Graceful restart: refusing the whole configuration would stop the
+         * server; keeping the old policy keeps every tenant confined. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10902)
+                     "TenantPolicy %s is invalid, new policy refused, the old one "
+                     "stays in force: %s", main_conf->policy, ap_escape_logitem(ptemp, err));
+        tt_policy_refused = 1;
+    }
+    return OK;
+}
+
+static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    tt_server_conf *main_conf = tt_conf(s);
+    server_rec *vs;
+    int kernel_wanted = 0, audit = 0, threaded = 0;
+    char err[4096];
+    (void)pconf; (void)plog;
+
+    for (vs = s; vs; vs = vs->next) {
+        tt_server_conf *c = tt_conf(vs);
+        tt_apply_defaults(c);
+        if (c->sandbox != TT_SANDBOX_OFF && c->kernel_confine) kernel_wanted = 1;
+        if (c->sandbox == TT_SANDBOX_AUDIT) audit = 1;
+    }
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    tt_threaded = threaded != AP_MPMQ_NOT_SUPPORTED;
+
+    /* httpd reads its configuration twice at start; the first pass is a dry
+     * run (as mod_h2 does, act only on the real one). check_config already
+     * validated the policy in both passes, with the console still attached. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
+    if (!tt_sandbox_used(s)) return OK;
+
+    tt_resolve_api();
+    if (!tt_api_found) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10906)
+                     "libsandbox is not preloaded (LD_PRELOAD): every tenant request "
+                     "will be answered 503");
+        return OK;
+    }
+    if (!tt_policy_refused) {
+        int rc = tt_api.load_policy(main_conf->policy, err, sizeof(err));
+        if (rc != 0) {
+            if (tt_first_generation()) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10904)
+                             "libsandbox refused TenantPolicy %s (%d): %s",
+                             main_conf->policy, rc, ap_escape_logitem(ptemp, err));
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10905)
+                         "libsandbox refused TenantPolicy %s (%d), the old one stays in "
+                         "force: %s", main_conf->policy, rc, ap_escape_logitem(ptemp, err));
+        } else {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10903)
+                         "TenantPolicy %s loaded", main_conf->policy);
+        }
+    }
+    tt_pin_module(s);
+    /* Claim in the parent, before any request: the claim is process state
+     * inherited by every fork, so workers never run a moment unclaimed (a
+     * claim in child_init would leave a window in which tenant code of an
+     * earlier-forked worker could not exist, but a later generation's
+     * module reload could race with it). Claimed once per process; httpd
+     * unloads and reloads this module on graceful restart, which resets
+     * tt_claimed, and libsandbox is asked again (it must accept the same
+     * claimant object). */
+    if (!tt_claimed) {
+        int rc = tt_api.claim_control();
+        if (rc == 0) {
+            tt_claimed = 1;
+        } else {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10907)
+                         "sandbox_claim_control failed (%d): tenant requests will be "
+                         "answered 503", rc);
+        }
+    }
+    if (kernel_wanted)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10908)
+                     "TenantKernelConfine On: kernel confinement (Landlock, seccomp) is not "
+                     "available yet in this build; only the LD_PRELOAD layer applies");
+    if (audit)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10909)
+                     "TenantSandbox Audit: tenants are set as with On; whether a denial "
+                     "is enforced or only logged is each tenant's policy \"mode\"");
+    return OK;
+}
+
+/* ---- per-process log-once state -------------------------------------- */
+
+static apr_thread_mutex_t *tt_peer_lock;
+static apr_hash_t *tt_logged_peers;
+#define TT_MAX_LOGGED_PEERS 1024
+
+static void tt_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    tt_map_child_init(pchild, s);
+    apr_thread_mutex_create(&tt_peer_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    tt_logged_peers = apr_hash_make(pchild);
+    tt_resolve_api();
+}
+
+/* 1 the first time this peer is seen in this process (bounded memory). */
+static int tt_first_time_peer(const char *ip)
+{
+    int first = 0;
+    if (!tt_logged_peers) return 1;
+    if (tt_peer_lock) apr_thread_mutex_lock(tt_peer_lock);
+    if (!apr_hash_get(tt_logged_peers, ip, APR_HASH_KEY_STRING) &&
+        apr_hash_count(tt_logged_peers) < TT_MAX_LOGGED_PEERS) {
+        apr_pool_t *p = apr_hash_pool_get(tt_logged_peers);
+        apr_hash_set(tt_logged_peers, apr_pstrdup(p, ip), APR_HASH_KEY_STRING, "");
+        first = 1;
+    }
+    if (tt_peer_lock) apr_thread_mutex_unlock(tt_peer_lock);
+    return first;
+}
+
+/* ---- per-request state ----------------------------------------------- */
+
+typedef struct {
+    const char *tenant;  /* the id set, NULL when none */
+    int set;             /* still set in libsandbox */
+    conn_rec *c;
+    server_rec *s;
+} tt_req_state;
+
+/* Subrequests and internal redirects share the state of the request the
+ * client sent: they inherit its tenant and can never change it. */
+static request_rec *tt_root(request_rec *r)
+{
+    for (;;) {
+        if (r->main) r = r->main;
+        else if (r->prev) r = r->prev;
+        else return r;
+    }
+}
+
+static apr_status_t tt_exit_worker(void *data)
+{
+    server_rec *s = data;
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10918)
+                 "worker exits: its tenant tag could not be cleared");
+    /* _exit, not exit: no atexit handler or destructor may run more code in
+     * a process whose tenant state is unknown. */
+    _exit(APEXIT_OK);
+    return APR_SUCCESS;
+}
+
+/* Never serve another tenant from a thread whose tag is in doubt: close this
+ * connection and end the process when the connection is gone. */
+static void tt_poison(conn_rec *c, server_rec *s)
+{
+    c->keepalive = AP_CONN_CLOSE;
+    apr_pool_cleanup_register(c->pool, s, tt_exit_worker, apr_pool_cleanup_null);
+}
+
+static void tt_clear(tt_req_state *st)
+{
+    int rc;
+    if (!st || !st->set) return;
+    st->set = 0;
+    rc = tt_api.clear_tenant(st->tenant);
+    if (rc != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, st->s, APLOGNO(10917)
+                     "sandbox_clear_tenant(%s) failed (%d): closing the connection, "
+                     "the worker exits", st->tenant, rc);
+        tt_poison(st->c, st->s);
+    }
+}
+
+static apr_status_t tt_clear_cleanup(void *data)
+{
+    tt_clear(data);
+    return APR_SUCCESS;
+}
+
+static int tt_trusted_peer(const tt_server_conf *conf, conn_rec *c)
+{
+    int i;
+    if (!conf->trusted || !c->client_addr) return 0;
+    for (i = 0; i < conf->trusted->nelts; ++i) {
+        apr_ipsubnet_t *sub = APR_ARRAY_IDX(conf->trusted, i, apr_ipsubnet_t *);
+        if (apr_ipsubnet_test(sub, c->client_addr)) return 1;
+    }
+    return 0;
+}
+
+static int tt_post_read_request(request_rec *r)
+{
+    tt_server_conf *conf = tt_conf(r->server);
+    tt_req_state *st;
+    const char *id = NULL, *source = NULL;
+    int rc;
+
+    if (r->main || r->prev) {
+        st = ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module);
+        ap_set_module_config(r->request_config, &tenant_tag_module, st);
+        if (st && st->tenant) apr_table_setn(r->subprocess_env, "TENANT_ID", st->tenant);
+        return DECLINED;
+    }
+    if (conf->sandbox == TT_SANDBOX_OFF) return DECLINED;
+
+    if (conf->tenant_id) {
+        id = conf->tenant_id;
+        source = "TenantId";
+    }
+    if (!id && conf->map) {
+        id = tt_map_lookup(conf->map, r->hostname, r);
+        source = "TenantMap";
+    }
+    if (!id && conf->header) {
+        const char *value = apr_table_get(r->headers_in, conf->header);
+        if (value && tt_trusted_peer(conf, r->connection)) {
+            id = value;
+            source = conf->header;
+        } else if (value) {
+            /* A client naming its own tenant (THREATS 22): ignored, and the
+             * header removed so nothing downstream mistakes it for the truth. */
+            if (tt_first_time_peer(r->connection->client_ip))
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10914)
+                              "%s header from untrusted peer %s ignored (logged once "
+                              "per peer)", conf->header, r->connection->client_ip);
+            apr_table_unset(r->headers_in, conf->header);
+        }
+    }
+    if (!id) {
+        if (!conf->required) return DECLINED;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10910)
+                      "no tenant for host %s (TenantRequired On): 403",
+                      r->hostname ? ap_escape_logitem(r->pool, r->hostname) : "(none)");
+        return HTTP_FORBIDDEN;
+    }
+    if (!tt_core_valid_tenant_id(id, strlen(id))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10911)
+                      "invalid tenant id from %s: \"%.80s\" (%s): 403", source,
+                      ap_escape_logitem(r->pool, id), tt_core_tenant_id_problem(id, strlen(id)));
+        return HTTP_FORBIDDEN;
+    }
+    if (!tt_api_found) {
+        if (!__atomic_exchange_n(&tt_logged_missing, 1, __ATOMIC_RELAXED))
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10913)
+                          "libsandbox is not preloaded: tenant requests are answered 503 "
+                          "(logged once per process)");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (tt_api.current_tenant() != NULL) {
+        /* Only a failed clear leaves a tag behind, and that worker should
+         * have exited: refuse rather than run as the wrong tenant. */
+        ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, APLOGNO(10916)
+                      "tenant %s is still set in this thread: 500, the worker exits",
+                      ap_escape_logitem(r->pool, tt_api.current_tenant()));
+        tt_poison(r->connection, r->server);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rc = tt_api.set_tenant(id);
+    if (rc == -ENOENT || rc == -EINVAL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10912)
+                      "tenant %s (from %s) is not admitted by the policy (%d): 403", id,
+                      source, rc);
+        return HTTP_FORBIDDEN;
+    }
+    if (rc != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10915)
+                      "sandbox_set_tenant(%s) failed (%d): 503", id, rc);
+        if (rc == -EBUSY) tt_poison(r->connection, r->server);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    st = apr_pcalloc(r->pool, sizeof(*st));
+    st->tenant = apr_pstrdup(r->pool, id);
+    st->set = 1;
+    st->c = r->connection;
+    st->s = r->server;
+    ap_set_module_config(r->request_config, &tenant_tag_module, st);
+    /* Registered before any handler's cleanup, so it runs after them (LIFO):
+     * mod_php's own r->pool cleanup still runs as the tenant. */
+    apr_pool_cleanup_register(r->pool, st, tt_clear_cleanup, apr_pool_cleanup_null);
+    apr_table_setn(r->subprocess_env, "TENANT_ID", st->tenant);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, APLOGNO(10921)
+                  "tenant %s set (from %s)", st->tenant, source);
+    return DECLINED;
+}
+
+/* Threaded MPMs: with async write completion the EOR bucket (and with it
+ * log_transaction and the r->pool cleanup) can be destroyed by another
+ * thread than the one that set the tag, which could not clear this
+ * thread's tag. The handler thread clears when EOS leaves the request's
+ * filters: every content filter (tenant code included) has seen it. */
+static apr_status_t tt_end_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    apr_bucket *b;
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b)) {
+            tt_clear(f->ctx);
+            ap_remove_output_filter(f);
+            break;
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+static void tt_insert_filter(request_rec *r)
+{
+    tt_req_state *st;
+    if (!tt_threaded || r->main) return;
+    st = ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module);
+    if (st && st->set) ap_add_output_filter("TENANT_TAG_END", st, r, r->connection);
+}
+
+static int tt_log_transaction(request_rec *r)
+{
+    tt_clear(ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module));
+    return DECLINED;
+}
+
+static void tt_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_check_config(tt_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(tt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(tt_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(tt_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_insert_filter(tt_insert_filter, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
+}
+
+module AP_MODULE_DECLARE_DATA tenant_tag_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                    /* per-directory config: the tenant is never a directory's */
+    NULL,
+    tt_create_server_config,
+    tt_merge_server_config,
+    tt_directives,
+    tt_register_hooks,
+#if defined(AP_MODULE_FLAG_NONE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

@@ -1,0 +1,120 @@
+/*
+ * mod_tenant_tag -- shared declarations of the module's C files.
+ *
+ * Why C and not C++ for the Apache glue: httpd's configuration and hook
+ * macros (AP_INIT_*, APR_HOOK_*, APLOG_MARK, ap_log_rerror) expand to C
+ * casts and designated initialisers; in C++ under our warning set
+ * (-Wold-style-cast, -Wconversion, -Wpedantic) every use would need a
+ * suppression. The glue is therefore C, and the only C++ is
+ * tt_core_bridge.cpp, a noexcept extern "C" layer over tenant_core
+ * (tenant-id and policy validation), so the module and libsandbox share one
+ * definition of what a valid id and a valid policy are.
+ *
+ * Log numbers: every log line has its own APLOGNO in the private range
+ * 10900-10949 (not registered with httpd's docs/log-message-tags):
+ *   10900 policy: TenantSandbox used without TenantPolicy
+ *   10901 policy: invalid at first start (start refused)
+ *   10902 policy: invalid on graceful restart (old one stays in force)
+ *   10903 policy: loaded into libsandbox
+ *   10904 policy: sandbox_load_policy failed at first start
+ *   10905 policy: sandbox_load_policy failed on graceful restart
+ *   10906 libsandbox not preloaded (startup warning)
+ *   10907 sandbox_claim_control failed
+ *   10908 TenantKernelConfine: kernel layer not available yet
+ *   10909 TenantSandbox Audit: mode taken from the policy
+ *   10910 request: no tenant, TenantRequired On -> 403
+ *   10911 request: invalid tenant id -> 403
+ *   10912 request: tenant not admitted by the policy -> 403
+ *   10913 request: libsandbox not preloaded -> 503 (once per process)
+ *   10914 request: tenant header from an untrusted peer ignored (once per peer)
+ *   10915 request: sandbox_set_tenant failed otherwise -> 503
+ *   10916 request: a tenant was still set in this thread -> 500, worker exits
+ *   10917 clear: sandbox_clear_tenant failed -> connection closed, worker exits
+ *   10918 child: worker exits after a failed clear
+ *   10919 TenantMap dbm: open failed in the child
+ *   10920 TenantMap dbm: invalid tenant id stored for a host
+ *   10921 request: tenant set (trace1)
+ *   10922 TenantMap txt: invalid tenant id in the map value (request time)
+ *   10924 cannot pin the module with RTLD_NODELETE
+ */
+#ifndef MOD_TENANT_TAG_H
+#define MOD_TENANT_TAG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include <apr_dbm.h>
+#include <apr_hash.h>
+#include <apr_network_io.h>
+#include <apr_thread_mutex.h>
+#include <stddef.h>
+
+/* The module record is the only exported symbol (hidden visibility plus a
+ * version script): nothing else of ours can collide with another module or
+ * be called by tenant code through dlsym. */
+extern __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA tenant_tag_module;
+
+#define TT_UNSET (-1)
+
+typedef enum { TT_SANDBOX_OFF = 0, TT_SANDBOX_ON = 1, TT_SANDBOX_AUDIT = 2 } tt_sandbox_mode;
+
+/* TenantMap: txt maps are read whole at config time (errors reported with
+ * file:line by configtest); dbm maps are only checked at config time and
+ * opened lazily in each child, so 1,000,000 hosts never sit in every
+ * worker's memory. */
+typedef struct tt_map {
+    const char *spec;          /* as written: "txt:/path" or "dbm:/path" */
+    const char *path;
+    int is_dbm;
+    apr_hash_t *hosts;         /* txt: lowercase host -> tenant id */
+    apr_thread_mutex_t *lock;  /* dbm: guards dbm across threads of a child */
+    apr_dbm_t *dbm;            /* dbm: opened on first lookup in a child */
+    int dbm_failed;            /* dbm: open failed in this child (logged once) */
+} tt_map;
+
+/* Per-server configuration. create_server_config writes TT_UNSET / NULL
+ * only; tt_merge_server_config is the one place that decides inheritance;
+ * tt_apply_defaults (post_config) fills what is still unset from the one
+ * defaults table (tt_defaults in tt_config.c). */
+typedef struct {
+    int sandbox;               /* tt_sandbox_mode */
+    const char *policy;        /* TenantPolicy (main server only) */
+    const char *tenant_id;     /* TenantId (vhost only) */
+    tt_map *map;               /* TenantMap */
+    const char *header;        /* TenantHeader */
+    apr_array_header_t *trusted; /* TenantTrustedProxy: apr_ipsubnet_t * */
+    int required;              /* TenantRequired */
+    int kernel_confine;        /* TenantKernelConfine */
+    int over_limit_status;     /* TenantOverLimitStatus */
+} tt_server_conf;
+
+/* libsandbox's C API, found with dlsym(RTLD_DEFAULT) (tenant_sandbox.h).
+ * All five or none: a half-present library is treated as absent. */
+typedef struct {
+    int (*claim_control)(void);
+    int (*set_tenant)(const char *);
+    int (*clear_tenant)(const char *);
+    const char *(*current_tenant)(void);
+    int (*load_policy)(const char *, char *, size_t);
+} tt_sandbox_api;
+
+/* tt_config.c */
+extern const command_rec tt_directives[];
+void *tt_create_server_config(apr_pool_t *p, server_rec *s);
+void *tt_merge_server_config(apr_pool_t *p, void *base, void *add);
+void tt_apply_defaults(tt_server_conf *conf);
+tt_server_conf *tt_conf(server_rec *s);
+
+/* tt_map.c */
+const char *tt_map_open(apr_pool_t *p, const char *spec, tt_map **out);
+/* The tenant id for host (lowercase, no port), or NULL. */
+const char *tt_map_lookup(tt_map *map, const char *host, request_rec *r);
+void tt_map_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* tt_core_bridge.cpp (C++, noexcept) */
+int tt_core_valid_tenant_id(const char *id, size_t len);
+const char *tt_core_tenant_id_problem(const char *id, size_t len);
+/* 0 when the policy file loads; otherwise -1 and every located error in err. */
+int tt_core_check_policy(const char *path, char *err, size_t errlen);
+
+#endif

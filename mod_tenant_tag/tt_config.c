@@ -1,0 +1,236 @@
+/*
+ * mod_tenant_tag configuration: directives (DESIGN.md "Apache directives"),
+ * per-server create / merge / defaults.
+ *
+ * Every setter validates its argument and names the directive in its error
+ * (allocated from cmd->pool), so `apache2ctl configtest` points at the line.
+ */
+#include "mod_tenant_tag.h"
+
+#include "http_log.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+APLOG_USE_MODULE(tenant_tag);
+
+/* The one defaults table: what a server gets for a directive nobody set. */
+static const struct {
+    int sandbox;
+    int required;
+    int kernel_confine;
+    int over_limit_status;
+} tt_defaults = {
+    /* Off until the operator says On: loading the module (a2enmod) must not
+     * turn every existing vhost into a 403. */
+    TT_SANDBOX_OFF,
+    1,   /* TenantRequired On: no tenant resolved is a 403, never "unconfined" */
+    1,   /* TenantKernelConfine On */
+    508, /* TenantOverLimitStatus */
+};
+
+tt_server_conf *tt_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &tenant_tag_module);
+}
+
+void *tt_create_server_config(apr_pool_t *p, server_rec *s)
+{
+    tt_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+    c->sandbox = TT_UNSET;
+    c->required = TT_UNSET;
+    c->kernel_confine = TT_UNSET;
+    c->over_limit_status = TT_UNSET;
+    /* pointers: NULL = unset (apr_pcalloc) */
+    return c;
+}
+
+#define TT_MERGE_INT(f)  m->f = (add->f != TT_UNSET) ? add->f : base->f
+#define TT_MERGE_PTR(f)  m->f = (add->f != NULL) ? add->f : base->f
+
+void *tt_merge_server_config(apr_pool_t *p, void *basev, void *addv)
+{
+    const tt_server_conf *base = basev, *add = addv;
+    tt_server_conf *m = apr_pcalloc(p, sizeof(*m));
+    TT_MERGE_INT(sandbox);
+    TT_MERGE_INT(required);
+    TT_MERGE_INT(kernel_confine);
+    TT_MERGE_INT(over_limit_status);
+    /* TenantPolicy is server-wide: a vhost can never set its own. */
+    m->policy = base->policy;
+    /* TenantId is per vhost and only allowed inside <VirtualHost>, so the
+     * base (main server) never has one: no tenant leaks into other vhosts. */
+    m->tenant_id = add->tenant_id;
+    TT_MERGE_PTR(map);
+    TT_MERGE_PTR(header);
+    /* As mod_remoteip: a vhost's own proxy list replaces the server's. */
+    TT_MERGE_PTR(trusted);
+    return m;
+}
+
+void tt_apply_defaults(tt_server_conf *c)
+{
+    if (c->sandbox == TT_UNSET) c->sandbox = tt_defaults.sandbox;
+    if (c->required == TT_UNSET) c->required = tt_defaults.required;
+    if (c->kernel_confine == TT_UNSET) c->kernel_confine = tt_defaults.kernel_confine;
+    if (c->over_limit_status == TT_UNSET) c->over_limit_status = tt_defaults.over_limit_status;
+}
+
+static const char *set_sandbox(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!strcasecmp(arg, "On")) c->sandbox = TT_SANDBOX_ON;
+    else if (!strcasecmp(arg, "Off")) c->sandbox = TT_SANDBOX_OFF;
+    else if (!strcasecmp(arg, "Audit")) c->sandbox = TT_SANDBOX_AUDIT;
+    else return apr_psprintf(cmd->pool, "%s: expected On, Off or Audit, not '%s'",
+                             cmd->cmd->name, arg);
+    return NULL;
+}
+
+static const char *set_policy(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dummy;
+    if (err) return err;
+    /* The file itself is validated in check_config, not here: a broken
+     * policy on graceful restart must not be a config syntax error (that
+     * would stop the whole server) but a refused reload. */
+    if (arg[0] != '/')
+        return apr_psprintf(cmd->pool, "%s: the policy path must be absolute, not '%s'",
+                            cmd->cmd->name, arg);
+    c->policy = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_tenant_id(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!cmd->server->is_virtual)
+        return apr_psprintf(cmd->pool, "%s is only allowed inside <VirtualHost>: "
+                            "in the main server it would tag every vhost", cmd->cmd->name);
+    if (!tt_core_valid_tenant_id(arg, strlen(arg)))
+        return apr_psprintf(cmd->pool, "%s: invalid tenant id '%s': %s", cmd->cmd->name,
+                            ap_escape_logitem(cmd->pool, arg),
+                            tt_core_tenant_id_problem(arg, strlen(arg)));
+    c->tenant_id = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_map(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    err = tt_map_open(cmd->pool, arg, &c->map);
+    if (err) return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    return NULL;
+}
+
+/* RFC 7230 token characters: a header name an operator can write. */
+static int is_token(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; ++s)
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s)) return 0;
+    return 1;
+}
+
+static const char *set_header(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!is_token(arg))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid header name",
+                            cmd->cmd->name, arg);
+    c->header = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* ADDR or ADDR/PREFIX (IPv4 or IPv6), as mod_remoteip's RemoteIPTrustedProxy
+ * but never a host name: a trust decision must not depend on DNS. */
+static const char *add_trusted_proxy(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *ip, *mask;
+    apr_ipsubnet_t *sub = NULL;
+    apr_status_t rv;
+    (void)dummy;
+    if (err) return err;
+    ip = apr_pstrdup(cmd->temp_pool, arg);
+    mask = strchr(ip, '/');
+    if (mask) *mask++ = '\0';
+    rv = (*ip && !(mask && !*mask)) ? apr_ipsubnet_create(&sub, ip, mask, cmd->pool) : APR_EBADIP;
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an IPv4/IPv6 address or "
+                            "ADDRESS/PREFIX range", cmd->cmd->name, arg);
+    if (!c->trusted) c->trusted = apr_array_make(cmd->pool, 4, sizeof(apr_ipsubnet_t *));
+    *(apr_ipsubnet_t **)apr_array_push(c->trusted) = sub;
+    return NULL;
+}
+
+static const char *set_flag(cmd_parms *cmd, int *field, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    if (err) return err;
+    *field = on ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_required(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    return set_flag(cmd, &tt_conf(cmd->server)->required, on);
+}
+
+static const char *set_kernel_confine(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    return set_flag(cmd, &tt_conf(cmd->server)->kernel_confine, on);
+}
+
+static const char *set_over_limit_status(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!strcmp(arg, "508")) c->over_limit_status = 508;
+    else if (!strcmp(arg, "429")) c->over_limit_status = 429;
+    else return apr_psprintf(cmd->pool, "%s: expected 508 or 429, not '%s'",
+                             cmd->cmd->name, arg);
+    return NULL;
+}
+
+const command_rec tt_directives[] = {
+    AP_INIT_TAKE1("TenantSandbox", set_sandbox, NULL, RSRC_CONF,
+                  "On | Off | Audit: tag requests with their tenant"),
+    AP_INIT_TAKE1("TenantPolicy", set_policy, NULL, RSRC_CONF,
+                  "path of the tenant-sandbox policy (JSON), main server only"),
+    AP_INIT_TAKE1("TenantId", set_tenant_id, NULL, RSRC_CONF,
+                  "the tenant of this virtual host"),
+    AP_INIT_TAKE1("TenantMap", set_map, NULL, RSRC_CONF,
+                  "txt:/path or dbm:/path mapping Host to tenant"),
+    AP_INIT_TAKE1("TenantHeader", set_header, NULL, RSRC_CONF,
+                  "request header carrying the tenant, from a trusted proxy only"),
+    AP_INIT_ITERATE("TenantTrustedProxy", add_trusted_proxy, NULL, RSRC_CONF,
+                    "addresses or CIDR ranges whose TenantHeader is believed"),
+    AP_INIT_FLAG("TenantRequired", set_required, NULL, RSRC_CONF,
+                 "On: a request without a tenant is refused with 403 (default)"),
+    AP_INIT_FLAG("TenantKernelConfine", set_kernel_confine, NULL, RSRC_CONF,
+                 "On: confine request threads with Landlock and seccomp (default)"),
+    AP_INIT_TAKE1("TenantOverLimitStatus", set_over_limit_status, NULL, RSRC_CONF,
+                  "508 or 429: status for a tenant over max_requests"),
+    {NULL}
+};
