@@ -1,9 +1,507 @@
-// STUB: replaced by the file-system work.
-#include <cerrno>
+// The path engine (see fs_resolve.hpp) and the fs hooks of internal.hpp.
+#include "fs_resolve.hpp"
 
-#include "internal.hpp"
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "fdtable.hpp"
+
 namespace sb::fs {
-int absolute_path(int, const char*, char*, std::size_t) noexcept { return -ENOSYS; }
-int checked_openat2(int, const char*, const void*, std::size_t) noexcept { return fail(ENOSYS); }
-int anchor(ActiveTenant&, const char*, const char*, tenant::Need, bool) noexcept { return -ENOSYS; }
+
+using tenant::Access;
+using tenant::Need;
+
+namespace {
+
+constexpr int kMaxLinks = 40;  // the kernel's MAXSYMLINKS
+constexpr int kRaceRetries = 4;
+
+// openat2 through libc's syscall(): our own syscall() wrapper (proc part)
+// routes SYS_openat2 back here, so it must not see this call.
+int sys_openat2(int dirfd, const char* path, open_how* how) noexcept {
+  return static_cast<int>(SB_REAL(syscall)(SYS_openat2, dirfd, path, how, sizeof(open_how)));
+}
+
+void sys_close(int fd) noexcept {
+  if (fd >= 0) SB_REAL(close)(fd);
+}
+
+bool starts_with(const char* s, const char* prefix) noexcept {
+  return std::strncmp(s, prefix, std::strlen(prefix)) == 0;
+}
+
+// Paths whose meaning is a magic link: they are walked first and decided on
+// what they point at (THREATS 9). /dev/fd -> /proc/self/fd, /dev/std* ->
+// /proc/self/fd/N.
+bool is_magic(const char* abs) noexcept {
+  return std::strcmp(abs, "/proc") == 0 || starts_with(abs, "/proc/") || starts_with(abs, "/dev/fd") ||
+         starts_with(abs, "/dev/std");
+}
+
+// The area's root, opened once per ActiveTenant and shared by all threads.
+int area_root(ActiveTenant& t, int i) noexcept {
+  std::atomic<int>& slot = t.area_fds[static_cast<std::size_t>(i)];
+  int fd = slot.load(std::memory_order_acquire);
+  if (fd >= 0) return fd;
+  InternalScope internal;
+  const auto& area = t.ctx->areas()[static_cast<std::size_t>(i)];
+  const int nfd = SB_REAL(open)(area.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (nfd < 0) return -errno;
+  fds::mark_internal(nfd);
+  int expected = -1;
+  if (!slot.compare_exchange_strong(expected, nfd, std::memory_order_acq_rel)) {
+    fds::unmark_internal(nfd);
+    sys_close(nfd);
+    return expected;
+  }
+  return nfd;
+}
+
+// A Write request in an area that contains a more restrictive area (a
+// read_only tree inside the tenant's root) must not reach that tree through
+// a symlink the kernel follows beneath the outer root: resolve without
+// symlinks, so any link goes through the user-space walk and is re-decided.
+bool has_weaker_nested(const ActiveTenant& t, int i, Need need) noexcept {
+  if (need != Need::Write) return false;
+  const auto& areas = t.ctx->areas();
+  const auto& outer = areas[static_cast<std::size_t>(i)].path;
+  for (const auto& a : areas) {
+    if (a.path.size() > outer.size() && a.access < Access::Write && tenant::path_within(outer, a.path))
+      return true;
+  }
+  return false;
+}
+
+// Opens the object (or its anchor) beneath area `ai`. 0 or -errno.
+int beneath(ActiveTenant& t, int ai, const Request& rq, Target& out, bool no_symlinks) noexcept {
+  const int rootfd = area_root(t, ai);
+  if (rootfd < 0) return rootfd;
+  const auto& area = t.ctx->areas()[static_cast<std::size_t>(ai)];
+  const char* rel = out.path + area.path.size();
+  while (*rel == '/') ++rel;
+
+  char relbuf[kBuf];
+  open_how how{};
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | rq.resolve;
+  if (no_symlinks) how.resolve |= RESOLVE_NO_SYMLINKS;
+  const char* target = rel;
+
+  switch (rq.how) {
+    case How::Open: {
+      int flags = rq.oflags;
+      // openat2 rejects what open() ignores: a mode without O_CREAT/O_TMPFILE,
+      // and flags O_PATH does not take.
+      if ((flags & O_PATH) != 0) flags &= (O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
+      how.flags = static_cast<std::uint64_t>(static_cast<unsigned>(flags));
+      if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) how.mode = rq.mode & 07777;
+      break;
+    }
+    case How::Follow:
+      how.flags = O_PATH | O_CLOEXEC;
+      break;
+    case How::NoFollow:
+      how.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW;
+      break;
+    case How::Parent: {
+      how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY;
+      if (*rel == '\0') {
+        // The area root itself: its parent lies outside the area. Hand out
+        // the root with an empty leaf; create/remove on it then fail.
+        out.leaf = "";
+        target = ".";
+        break;
+      }
+      const char* slash = std::strrchr(rel, '/');
+      const char* leaf = slash != nullptr ? slash + 1 : rel;
+      const std::size_t llen = std::strlen(leaf);
+      if (llen >= sizeof out.leafbuf) return -ENAMETOOLONG;
+      std::memcpy(out.leafbuf, leaf, llen + 1);
+      out.leaf = out.leafbuf;
+      if (slash == nullptr) {
+        target = ".";
+      } else {
+        const auto plen = static_cast<std::size_t>(slash - rel);
+        std::memcpy(relbuf, rel, plen);
+        relbuf[plen] = '\0';
+        target = relbuf;
+      }
+      break;
+    }
+  }
+  if (*target == '\0') target = ".";
+  // A trailing slash demands a directory (and follows a final symlink); keep
+  // that meaning for opens and final anchors.
+  if (out.trailing_slash && rq.how != How::Parent && target == rel && std::strcmp(rel, ".") != 0) {
+    const std::size_t n = std::strlen(rel);
+    if (n + 2 > sizeof relbuf) return -ENAMETOOLONG;
+    std::memcpy(relbuf, rel, n);
+    relbuf[n] = '/';
+    relbuf[n + 1] = '\0';
+    target = relbuf;
+  }
+  const int fd = sys_openat2(rootfd, target, &how);
+  if (fd < 0) return -errno;
+  out.fd = fd;
+  return 0;
+}
+
+bool follows_final(const Request& rq, bool trailing_slash) noexcept {
+  switch (rq.how) {
+    case How::Open:
+      if ((rq.oflags & O_NOFOLLOW) != 0) return trailing_slash;
+      // O_CREAT|O_EXCL never follows a final symlink (EEXIST).
+      return (rq.oflags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+    case How::Follow:
+      return true;
+    case How::NoFollow:
+      return trailing_slash;
+    case How::Parent:
+      return false;
+  }
+  return true;
+}
+
+// Decide on out.path and open beneath the deciding area.
+// 0, kUnconfined, or -errno; -EXDEV/-ELOOP from the kernel are returned as is.
+int decide_and_open(ActiveTenant& t, const char* op, const Request& rq, Target& out, bool* escaped) noexcept {
+  const tenant::Decision d = t.ctx->decide_path(std::string_view(out.path, out.len), rq.need);
+  if (!d.allowed) {
+    std::string why;
+    try {
+      why = t.ctx->describe(d, rq.need);
+    } catch (...) {
+    }
+    return deny(t, op, rq.need, out.path, why.empty() ? nullptr : why.c_str());
+  }
+  out.granted = d.granted;
+  if (d.area < 0) {
+    // Granted as an ancestor of an allowed area (Stat only): act on the
+    // string; these directories belong to the operator, not the tenant.
+    if (rq.need == Need::Stat && rq.how != How::Open) {
+      out.ancestor = true;
+      return 0;
+    }
+    return deny(t, op, rq.need, out.path, "directory above an allowed path: stat only");
+  }
+  const int r = beneath(t, d.area, rq, out, has_weaker_nested(t, d.area, rq.need));
+  if (r == -EXDEV || r == -ELOOP) *escaped = true;
+  return r;
+}
+
+// The user-space walk, re-decision and retry (slow path).
+int slow_path(ActiveTenant& t, const char* op, const Request& rq, Target& out, const char* logged) noexcept {
+  char resolved[kBuf];
+  const bool follow = follows_final(rq, out.trailing_slash);
+  char original[kBuf];
+  std::memcpy(original, out.path, out.len + 1);
+  for (int attempt = 0; attempt < kRaceRetries; ++attempt) {
+    const int w = walk(t, original, follow, resolved);
+    if (w == -EACCES) return deny(t, op, rq.need, logged, "magic link to something that is not a path");
+    if (w < 0) return w;
+    out.len = std::strlen(resolved);
+    std::memcpy(out.path, resolved, out.len + 1);
+    bool escaped = false;
+    const int r = decide_and_open(t, op, rq, out, &escaped);
+    if (r == -EXDEV) continue;  // a link changed between the walk and the open: walk again
+    return r;                   // includes -ELOOP: a final symlink with O_NOFOLLOW, or a loop
+  }
+  return deny(t, op, rq.need, logged, "symlinks kept changing during resolution");
+}
+
+}  // namespace
+
+Target::~Target() {
+  if (fd >= 0) {
+    ErrnoKeeper keep;
+    sys_close(fd);
+  }
+}
+
+void fd_path(int fd, char* buf) noexcept {
+  // No snprintf: this runs in signal handlers too.
+  static const char prefix[] = "/proc/self/fd/";
+  std::memcpy(buf, prefix, sizeof prefix - 1);
+  char digits[16];
+  int n = 0;
+  auto v = static_cast<unsigned>(fd);
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 15);
+  std::size_t pos = sizeof prefix - 1;
+  while (n > 0) buf[pos++] = digits[--n];
+  buf[pos] = '\0';
+}
+
+Need open_need(int flags) noexcept {
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0 ||
+      (flags & O_TMPFILE) == O_TMPFILE)
+    return Need::Write;
+  return Need::Read;
+}
+
+int deny(ActiveTenant& t, const char* op, Need need, const char* target, const char* why) noexcept {
+  return refuse(t, op, need, target, EACCES, why) ? -EACCES : kUnconfined;
+}
+
+int absolutize(int dirfd, const char* path, char* out, std::size_t cap, bool* trailing_slash) noexcept {
+  if (path == nullptr) return -EFAULT;
+  if (path[0] == '\0') return -ENOENT;
+  char base[kBuf];
+  base[0] = '/';
+  base[1] = '\0';
+  if (path[0] != '/') {
+    InternalScope internal;
+    ErrnoKeeper keep;
+    if (dirfd == AT_FDCWD) {
+      if (::getcwd(base, sizeof base) == nullptr) return errno == ERANGE ? -ENAMETOOLONG : -errno;
+    } else {
+      if (dirfd < 0) return -EBADF;
+      char link[32];
+      fd_path(dirfd, link);
+      const ssize_t n = SB_REAL(readlink)(link, base, sizeof base - 1);
+      if (n < 0) return errno == ENOENT ? -EBADF : -errno;
+      if (static_cast<std::size_t>(n) >= sizeof base - 1) return -ENAMETOOLONG;
+      base[n] = '\0';
+      // pipe:[..], socket:[..], anon_inode:..., or a deleted directory: the
+      // path cannot be known, so nothing relative to it can be decided.
+      static const char deleted[] = " (deleted)";
+      const auto dl = sizeof deleted - 1;
+      if (base[0] != '/' ||
+          (static_cast<std::size_t>(n) > dl && std::strcmp(base + n - static_cast<ssize_t>(dl), deleted) == 0))
+        return -EACCES;
+    }
+  }
+  tenant::NormalizedPath np;
+  if (!tenant::normalize_path(base, path, out, cap, &np)) return -ENAMETOOLONG;
+  if (trailing_slash != nullptr) *trailing_slash = np.trailing_slash;
+  return 0;
+}
+
+int walk(ActiveTenant& t, const char* abs, bool follow_final, char* out) noexcept {
+  char rem[kBuf];   // what is left to walk
+  char tmp[kBuf];   // link target + rest
+  std::size_t rlen = std::strlen(abs);
+  if (rlen >= kBuf) return -ENAMETOOLONG;
+  std::memcpy(rem, abs, rlen + 1);
+  std::size_t olen = 0;  // out holds the resolved prefix ("" = "/")
+  out[0] = '\0';
+  int links = 0;
+  bool stop = false;  // no more readlink: the rest is appended lexically
+  const char* p = rem;
+  InternalScope internal;
+  ErrnoKeeper keep;
+  while (true) {
+    while (*p == '/') ++p;
+    if (*p == '\0') break;
+    const char* q = p;
+    while (*q != '\0' && *q != '/') ++q;
+    const auto clen = static_cast<std::size_t>(q - p);
+    if (clen == 1 && p[0] == '.') {
+      p = q;
+      continue;
+    }
+    if (clen == 2 && p[0] == '.' && p[1] == '.') {
+      while (olen > 0 && out[olen - 1] != '/') --olen;
+      if (olen > 0) --olen;
+      out[olen] = '\0';
+      p = q;
+      continue;
+    }
+    if (olen + 1 + clen + 1 > kBuf) return -ENAMETOOLONG;
+    out[olen++] = '/';
+    std::memcpy(out + olen, p, clen);
+    olen += clen;
+    out[olen] = '\0';
+    const char* rest = q;
+    const char* r2 = rest;
+    while (*r2 == '/') ++r2;
+    const bool last = *r2 == '\0';
+    p = q;
+    if (stop || (last && !follow_final)) continue;
+    const bool magic = is_magic(out);
+    if (!magic) {
+      const tenant::Decision d = t.ctx->decide_path(std::string_view(out, olen), Need::Stat);
+      // Never probe beyond what the tenant may see: the final decision on
+      // the (lexically completed) string denies, existing or not.
+      if (!d.allowed) {
+        stop = true;
+        continue;
+      }
+      // Directories above an area and the area roots belong to the
+      // operator (a root may itself be a symlink to where the data is);
+      // they are taken as named.
+      if (d.area < 0 || t.ctx->areas()[static_cast<std::size_t>(d.area)].path.size() == olen) continue;
+    }
+    const ssize_t n = SB_REAL(readlink)(out, tmp, sizeof tmp - 1);
+    if (n < 0) {
+      if (errno != EINVAL) stop = true;  // ENOENT, ENOTDIR, EACCES: the open reports it
+      continue;
+    }
+    if (static_cast<std::size_t>(n) >= sizeof tmp - 1) return -ENAMETOOLONG;
+    tmp[n] = '\0';
+    if (++links > kMaxLinks) return -ELOOP;
+    if (magic && starts_with(out, "/proc/")) {
+      // /proc/PID/fd/N of a pipe, socket or anon inode, or of a deleted file.
+      static const char deleted[] = " (deleted)";
+      const auto dl = sizeof deleted - 1;
+      if ((tmp[0] != '/' && std::strchr(tmp, ':') != nullptr) ||
+          (static_cast<std::size_t>(n) > dl && std::strcmp(tmp + n - static_cast<ssize_t>(dl), deleted) == 0))
+        return -EACCES;
+    }
+    const std::size_t restlen = std::strlen(rest);
+    if (static_cast<std::size_t>(n) + restlen + 1 > kBuf) return -ENAMETOOLONG;
+    std::memcpy(tmp + n, rest, restlen + 1);
+    std::memcpy(rem, tmp, static_cast<std::size_t>(n) + restlen + 1);
+    p = rem;
+    if (rem[0] == '/') {
+      olen = 0;
+    } else {  // relative to the link's directory
+      while (olen > 0 && out[olen - 1] != '/') --olen;
+      if (olen > 0) --olen;
+    }
+    out[olen] = '\0';
+  }
+  if (olen == 0) {
+    out[0] = '/';
+    out[1] = '\0';
+  }
+  return 0;
+}
+
+int resolve_abs(ActiveTenant& t, const char* op, const char* abs, bool trailing_slash, const Request& rq,
+                Target& out) noexcept {
+  const std::size_t n = std::strlen(abs);
+  if (n >= kBuf) return -ENAMETOOLONG;
+  if (abs != out.path) std::memcpy(out.path, abs, n + 1);
+  out.len = n;
+  out.trailing_slash = trailing_slash;
+  char logged[kBuf];
+  std::memcpy(logged, out.path, n + 1);
+  if (is_magic(out.path)) return slow_path(t, op, rq, out, logged);
+  bool escaped = false;
+  const int r = decide_and_open(t, op, rq, out, &escaped);
+  if (!escaped) return r;
+  return slow_path(t, op, rq, out, logged);
+}
+
+int resolve(ActiveTenant& t, const char* op, int dirfd, const char* path, const Request& rq, Target& out) noexcept {
+  bool ts = false;
+  const int a = absolutize(dirfd, path, out.path, kBuf, &ts);
+  if (a == -EACCES) return deny(t, op, rq.need, path, "relative to a descriptor without a path");
+  if (a < 0) return a;
+  return resolve_abs(t, op, out.path, ts, rq, out);
+}
+
+int checked_open(ActiveTenant& t, const char* op, int dirfd, const char* path, int flags, mode_t mode) noexcept {
+  const int saved = errno;
+  try {
+    Request rq;
+    rq.need = open_need(flags);
+    rq.how = How::Open;
+    rq.oflags = flags;
+    rq.mode = mode;
+    Target tg;
+    const int r = resolve(t, op, dirfd, path, rq, tg);
+    if (r == kUnconfined) {
+      errno = saved;
+      return SB_REAL(openat)(dirfd, path, flags, mode);
+    }
+    if (r < 0) return fail(-r);
+    const int fd = tg.take();
+    fds::note_opened(fd, &t);
+    errno = saved;
+    return fd;
+  } catch (...) {
+    return fail(EACCES);
+  }
+}
+
+// ---- hooks (internal.hpp) -------------------------------------------------
+
+int absolute_path(int dirfd, const char* path, char* out, std::size_t cap) noexcept {
+  return absolutize(dirfd, path, out, cap, nullptr);
+}
+
+int anchor(ActiveTenant& t, const char* op, const char* abs_path, Need need, bool follow) noexcept {
+  try {
+    Request rq;
+    rq.need = need;
+    rq.how = follow ? How::Follow : How::NoFollow;
+    Target tg;
+    char norm[kBuf];
+    tenant::NormalizedPath np;
+    if (abs_path == nullptr) return -EFAULT;
+    if (!tenant::normalize_path("/", abs_path, norm, sizeof norm, &np)) return -ENAMETOOLONG;
+    const int r = resolve_abs(t, op, norm, np.trailing_slash, rq, tg);
+    if (r < 0) return r;
+    if (r == kUnconfined || tg.ancestor) {
+      InternalScope internal;
+      ErrnoKeeper keep;
+      const int fd = SB_REAL(open)(r == kUnconfined ? abs_path : tg.path,
+                                   O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+      return fd >= 0 ? fd : -errno;
+    }
+    return tg.take();
+  } catch (...) {
+    return -EACCES;
+  }
+}
+
+int checked_openat2(int dirfd, const char* path, const void* how_ptr, std::size_t size) noexcept {
+  const int saved = errno;
+  // The kernel's copy_struct_from_user(): too small is EINVAL, a larger
+  // struct is accepted only when the extra bytes are zero, else E2BIG.
+  if (how_ptr == nullptr) return fail(EFAULT);
+  if (size < sizeof(open_how)) return fail(EINVAL);
+  if (size > 4096) return fail(E2BIG);
+  const auto* bytes = static_cast<const unsigned char*>(how_ptr);
+  for (std::size_t i = sizeof(open_how); i < size; ++i)
+    if (bytes[i] != 0) return fail(E2BIG);
+  open_how how{};
+  std::memcpy(&how, how_ptr, sizeof how);
+  ActiveTenant* t = current();
+  if (t == nullptr) return static_cast<int>(SB_REAL(syscall)(SYS_openat2, dirfd, path, how_ptr, size));
+  try {
+    if ((how.flags >> 32) != 0 || (how.resolve & ~static_cast<std::uint64_t>(0x3f)) != 0) return fail(EINVAL);
+    if ((how.resolve & RESOLVE_BENEATH) != 0 && (how.resolve & RESOLVE_IN_ROOT) != 0) return fail(EINVAL);
+    if (path == nullptr) return fail(EFAULT);
+    // The caller's own BENEATH / IN_ROOT are relative to its dirfd; we
+    // resolve beneath the area root instead, so enforce theirs lexically
+    // (an absolute path or one climbing above dirfd is EXDEV) and keep the
+    // other flags (NO_SYMLINKS, NO_XDEV, NO_MAGICLINKS, CACHED) as they are.
+    if ((how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) != 0) {
+      if (path[0] == '/') return fail(EXDEV);
+      char probe[kBuf];
+      tenant::NormalizedPath np;
+      if (!tenant::normalize_path("/0", path, probe, sizeof probe, &np)) return fail(ENAMETOOLONG);
+      if (std::strncmp(probe, "/0", 2) != 0 || (probe[2] != '\0' && probe[2] != '/')) return fail(EXDEV);
+    }
+    Request rq;
+    const int flags = static_cast<int>(static_cast<unsigned>(how.flags));
+    rq.need = open_need(flags);
+    rq.how = How::Open;
+    rq.oflags = flags;
+    rq.mode = static_cast<mode_t>(how.mode);
+    rq.resolve = how.resolve & ~static_cast<std::uint64_t>(RESOLVE_BENEATH | RESOLVE_IN_ROOT);
+    Target tg;
+    const int r = resolve(*t, "openat2", dirfd, path, rq, tg);
+    if (r == kUnconfined) {
+      errno = saved;
+      return static_cast<int>(SB_REAL(syscall)(SYS_openat2, dirfd, path, how_ptr, size));
+    }
+    if (r < 0) return fail(-r);
+    const int fd = tg.take();
+    fds::note_opened(fd, t);
+    errno = saved;
+    return fd;
+  } catch (...) {
+    return fail(EACCES);
+  }
+}
+
 }  // namespace sb::fs
