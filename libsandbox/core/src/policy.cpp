@@ -1,1 +1,680 @@
-// STUB: replaced by the policy-engine work.
+// Policy loading and validation (DESIGN.md "Policy file").
+//
+// Scale is the constraint that shapes this file: a hosting policy can list a
+// million tenants. The document is parsed with nlohmann's parser callback and
+// every tenant object under "/tenants" is converted the moment it completes
+// and then discarded, so no DOM of the tenants ever exists. A tenant with no
+// keys of its own becomes one TenantTable entry (id bytes in a shared arena
+// plus 12 bytes) pointing at the shared defaults; only tenants with their own
+// keys get a RuleSet.
+//
+// Every error is collected, not just the first, each with the JSON pointer
+// of the offending value. nlohmann keeps the last of duplicate object keys
+// silently, so duplicates are detected here from the parser's `key` events.
+#include "tenant/policy.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "tenant/path.hpp"
+#include "tenant/tenant_id.hpp"
+
+namespace tenant {
+
+using json = nlohmann::json;
+
+// The largest max_connections / max_requests accepted. Far above any real
+// per-tenant cap, far below kUnlimited, so a typo like 10000000000 is caught.
+inline constexpr std::uint64_t kMaxLimit = 1000000;
+// A broken generated policy can produce an error per tenant; past this many
+// the rest are counted, not listed.
+inline constexpr std::size_t kMaxErrors = 1000;
+
+const char* rule_key_name(RuleKey k) noexcept {
+  switch (k) {
+    case RuleKey::None: return "none";
+    case RuleKey::Root: return "root";
+    case RuleKey::ReadWrite: return "read_write";
+    case RuleKey::ReadOnly: return "read_only";
+    case RuleKey::MaxConnections: return "max_connections";
+    case RuleKey::MaxRequests: return "max_requests";
+    case RuleKey::IpAllow: return "ip_allow";
+    case RuleKey::IpDeny: return "ip_deny";
+    case RuleKey::UnixSockets: return "unix_sockets";
+    case RuleKey::Exec: return "exec";
+    case RuleKey::Mode: return "mode";
+    case RuleKey::Ancestor: return "ancestor";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr std::uint32_t bit(RuleKey k) noexcept { return 1u << static_cast<unsigned>(k); }
+
+// ---- tenant table -----------------------------------------------------------
+
+// Open addressing with linear probing over entry indices; ids live in one
+// arena so a listed tenant costs its id bytes plus 12 bytes of entry and a
+// 4-byte slot, and no allocation of its own.
+class TenantTable {
+ public:
+  static constexpr std::uint32_t kDefaults = 0xffffffffu;
+  struct Entry {
+    std::uint32_t off;
+    std::uint32_t rules;  // index into Impl::rules, or kDefaults
+    std::uint8_t len;
+  };
+
+  std::size_t size() const noexcept { return entries_.size(); }
+  const std::vector<Entry>& entries() const noexcept { return entries_; }
+  std::string_view id(const Entry& e) const noexcept { return {arena_.data() + e.off, e.len}; }
+  Entry& entry(std::uint32_t i) noexcept { return entries_[i]; }
+
+  const Entry* find(std::string_view id) const noexcept {
+    if (slots_.empty()) return nullptr;
+    for (std::size_t s = hash(id) & mask_;; s = (s + 1) & mask_) {
+      const std::uint32_t v = slots_[s];
+      if (v == 0) return nullptr;
+      const Entry& e = entries_[v - 1];
+      if (this->id(e) == id) return &e;
+    }
+  }
+
+  // Adds `id` (valid, so at most 64 bytes). False when it is already there.
+  bool insert(std::string_view id, std::uint32_t* index) {
+    if (find(id) != nullptr) return false;
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    if (arena_.size() + id.size() > std::numeric_limits<std::uint32_t>::max())
+      throw std::length_error("tenant id arena exceeds 4 GiB");
+    const auto idx = static_cast<std::uint32_t>(entries_.size());
+    entries_.push_back({static_cast<std::uint32_t>(arena_.size()), kDefaults, static_cast<std::uint8_t>(id.size())});
+    arena_.append(id);
+    place(idx);
+    *index = idx;
+    return true;
+  }
+
+  void shrink() {
+    arena_.shrink_to_fit();
+    entries_.shrink_to_fit();
+  }
+
+ private:
+  static std::size_t hash(std::string_view s) noexcept {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a, then a murmur finaliser
+    for (const char c : s) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return static_cast<std::size_t>(h);
+  }
+  void place(std::uint32_t idx) noexcept {
+    std::size_t s = hash(id(entries_[idx])) & mask_;
+    while (slots_[s] != 0) s = (s + 1) & mask_;
+    slots_[s] = idx + 1;
+  }
+  void grow() {
+    const std::size_t n = slots_.empty() ? 64 : slots_.size() * 2;
+    slots_.assign(n, 0);
+    mask_ = n - 1;
+    for (std::uint32_t i = 0; i < entries_.size(); ++i) place(i);
+  }
+
+  std::string arena_;
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> slots_;
+  std::size_t mask_ = 0;
+};
+
+// ---- error helpers ----------------------------------------------------------
+
+class ErrorSink {
+ public:
+  void add(std::string where, std::string what) {
+    if (errors_.size() < kMaxErrors) {
+      errors_.push_back({std::move(where), std::move(what)});
+    } else {
+      ++dropped_;
+    }
+  }
+  bool empty() const noexcept { return errors_.empty(); }
+  Errors take() {
+    if (dropped_ != 0)
+      errors_.push_back({"", "... and " + std::to_string(dropped_) + " more errors not listed"});
+    return std::move(errors_);
+  }
+
+ private:
+  Errors errors_;
+  std::size_t dropped_ = 0;
+};
+
+// RFC 6901 escaping of one reference token.
+std::string pointer_token(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// A string quoted for a message, with control and non-ASCII bytes escaped so
+// an error line can never carry a NUL, a newline or a terminal escape.
+std::string shown(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  const std::size_t n = s.size() > 100 ? 100 : s.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (n < s.size()) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string got(const json& v) { return std::string(", got ") + v.type_name(); }
+
+// Every "{" must open the one template this format has. An unknown
+// "{tenantid}" left unexpanded would silently become a literal directory.
+bool check_template(std::string_view s, const std::string& where, ErrorSink& errs) {
+  for (std::size_t i = s.find('{'); i != std::string_view::npos; i = s.find('{', i + 1)) {
+    if (s.compare(i, 8, "{tenant}") != 0) {
+      const std::size_t close = s.find('}', i);
+      const std::string_view bad = s.substr(i, close == std::string_view::npos ? 12 : close - i + 1);
+      errs.add(where, "unknown template " + shown(bad) + "; only {tenant} is replaced");
+      return false;
+    }
+  }
+  return true;
+}
+
+// A path string: absolute, no NUL, only the {tenant} template.
+bool check_path(const json& v, const std::string& where, ErrorSink& errs, std::string* out, bool allow_abstract = false) {
+  if (!v.is_string()) {
+    errs.add(where, std::string(allow_abstract ? "expected a string (an absolute socket path or @name)"
+                                               : "expected a string (an absolute path)") + got(v));
+    return false;
+  }
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.find('\0') != std::string::npos) {
+    errs.add(where, "contains a NUL byte " + shown(s));
+    return false;
+  }
+  if (s.empty()) {
+    errs.add(where, allow_abstract ? "empty; expected an absolute socket path or @name" : "empty; expected an absolute path");
+    return false;
+  }
+  if (s.size() >= kMaxPath) {
+    errs.add(where, "longer than " + std::to_string(kMaxPath - 1) + " bytes");
+    return false;
+  }
+  if (!check_template(s, where, errs)) return false;
+  if (allow_abstract && s.front() == '@') {
+    if (s.size() == 1) {
+      errs.add(where, "empty abstract socket name \"@\"; expected @name");
+      return false;
+    }
+  } else if (s.front() != '/') {
+    errs.add(where, "relative path " + shown(s) + "; all paths must be absolute (start with /)");
+    return false;
+  }
+  *out = s;
+  return true;
+}
+
+void convert_path_list(const json& v, const std::string& where, ErrorSink& errs, std::vector<std::string>* out,
+                       bool allow_abstract = false) {
+  if (!v.is_array()) {
+    errs.add(where, "expected an array of absolute paths" + got(v));
+    return;
+  }
+  out->reserve(v.size());
+  std::size_t i = 0;
+  for (const auto& item : v) {
+    std::string s;
+    if (check_path(item, where + "/" + std::to_string(i), errs, &s, allow_abstract)) out->push_back(std::move(s));
+    ++i;
+  }
+}
+
+void convert_cidr_list(const json& v, const std::string& where, ErrorSink& errs, std::vector<Cidr>* out) {
+  if (!v.is_array()) {
+    errs.add(where, "expected an array of CIDR strings (\"10.0.0.0/8\", \"2001:db8::/32\")" + got(v));
+    return;
+  }
+  std::size_t i = 0;
+  for (const auto& item : v) {
+    const std::string w = where + "/" + std::to_string(i++);
+    if (!item.is_string()) {
+      errs.add(w, "expected a CIDR string (\"10.0.0.0/8\", \"2001:db8::/32\")" + got(item));
+      continue;
+    }
+    auto c = parse_cidr(item.get_ref<const std::string&>());
+    if (c) {
+      out->push_back(c.value());
+    } else {
+      errs.add(w, c.error().what);
+    }
+  }
+}
+
+void convert_limit(const json& v, const std::string& where, ErrorSink& errs, std::uint32_t* out) {
+  const std::string expected = "expected a whole number 0.." + std::to_string(kMaxLimit);
+  std::uint64_t n = 0;
+  if (v.is_number_unsigned()) {
+    n = v.get<std::uint64_t>();
+  } else if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (i < 0) {
+      errs.add(where, "negative (" + std::to_string(i) + "); " + expected);
+      return;
+    }
+    n = static_cast<std::uint64_t>(i);
+  } else {
+    errs.add(where, expected + got(v));
+    return;
+  }
+  if (n > kMaxLimit) {
+    errs.add(where, std::to_string(n) + " is too large; " + expected);
+    return;
+  }
+  *out = static_cast<std::uint32_t>(n);
+}
+
+constexpr const char* kRuleKeys =
+    "root, read_write, read_only, max_connections, max_requests, ip_allow, ip_deny, unix_sockets, exec, mode";
+
+// One RULES object into `rs` (own keys only; merging comes later).
+void convert_rules(const json& obj, const std::string& where, bool is_defaults, ErrorSink& errs, RuleSet* rs) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    const std::string w = where + "/" + pointer_token(k);
+    RuleKey key = RuleKey::None;
+    if (k == "root") {
+      key = RuleKey::Root;
+      if (check_path(v, w, errs, &rs->root) && is_defaults && rs->root.find("{tenant}") == std::string::npos) {
+        errs.add(w, "does not contain {tenant}: every tenant would share this root");
+      }
+    } else if (k == "read_write") {
+      key = RuleKey::ReadWrite;
+      convert_path_list(v, w, errs, &rs->read_write);
+    } else if (k == "read_only") {
+      key = RuleKey::ReadOnly;
+      convert_path_list(v, w, errs, &rs->read_only);
+    } else if (k == "exec") {
+      key = RuleKey::Exec;
+      convert_path_list(v, w, errs, &rs->exec);
+    } else if (k == "unix_sockets") {
+      key = RuleKey::UnixSockets;
+      convert_path_list(v, w, errs, &rs->unix_sockets, true);
+    } else if (k == "ip_allow") {
+      key = RuleKey::IpAllow;
+      convert_cidr_list(v, w, errs, &rs->ip_allow);
+    } else if (k == "ip_deny") {
+      key = RuleKey::IpDeny;
+      convert_cidr_list(v, w, errs, &rs->ip_deny);
+    } else if (k == "max_connections") {
+      key = RuleKey::MaxConnections;
+      convert_limit(v, w, errs, &rs->max_connections);
+    } else if (k == "max_requests") {
+      key = RuleKey::MaxRequests;
+      convert_limit(v, w, errs, &rs->max_requests);
+    } else if (k == "mode") {
+      key = RuleKey::Mode;
+      if (v.is_string() && v.get_ref<const std::string&>() == "enforce") {
+        rs->mode = Mode::Enforce;
+      } else if (v.is_string() && v.get_ref<const std::string&>() == "audit") {
+        rs->mode = Mode::Audit;
+      } else {
+        errs.add(w, "expected \"enforce\" or \"audit\"" + (v.is_string() ? ", got " + shown(v.get_ref<const std::string&>()) : got(v)));
+      }
+    } else {
+      errs.add(w, "unknown key " + shown(k) + "; expected one of " + kRuleKeys);
+      continue;
+    }
+    rs->own_keys |= bit(key);
+  }
+}
+
+// Lays the defaults under a tenant's own keys.
+void merge_defaults(const RuleSet& d, RuleSet* rs) {
+  auto take = [&](RuleKey k, auto member) {
+    if (!rs->own(k)) rs->*member = d.*member;
+  };
+  take(RuleKey::Root, &RuleSet::root);
+  take(RuleKey::ReadWrite, &RuleSet::read_write);
+  take(RuleKey::ReadOnly, &RuleSet::read_only);
+  take(RuleKey::UnixSockets, &RuleSet::unix_sockets);
+  take(RuleKey::Exec, &RuleSet::exec);
+  take(RuleKey::IpAllow, &RuleSet::ip_allow);
+  take(RuleKey::IpDeny, &RuleSet::ip_deny);
+  take(RuleKey::MaxConnections, &RuleSet::max_connections);
+  take(RuleKey::MaxRequests, &RuleSet::max_requests);
+  take(RuleKey::Mode, &RuleSet::mode);
+}
+
+}  // namespace
+
+struct Policy::Impl {
+  int version = 1;
+  std::string tenant_root;
+  UnknownTenants unknown = UnknownTenants::Deny;
+  RuleSet defaults;
+  std::vector<RuleSet> rules;
+  TenantTable table;
+};
+
+struct PolicyBuilder {
+  static std::shared_ptr<const Policy> make(std::unique_ptr<Policy::Impl> impl) {
+    return std::shared_ptr<const Policy>(new Policy(std::move(impl)));
+  }
+};
+
+namespace {
+
+// The streaming side: tracks where the parser is, detects duplicate keys,
+// and converts each tenant object as soon as it is complete.
+class Loader {
+ public:
+  Loader(Policy::Impl& impl, ErrorSink& tenant_errs) : impl_(impl), errs_(tenant_errs) {}
+
+  bool on_event(json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+        frames_.emplace_back();
+        frames_.back().object = true;
+        return true;
+      case json::parse_event_t::array_start:
+        frames_.emplace_back();
+        return true;
+      case json::parse_event_t::key:
+        return on_key(parsed.get_ref<const std::string&>());
+      case json::parse_event_t::value:
+        if (in_tenants()) {
+          tenant_not_object(parsed);
+          return false;
+        }
+        element_done();
+        return true;
+      case json::parse_event_t::object_end:
+        frames_.pop_back();
+        if (in_tenants()) {
+          tenant_done(parsed);
+          return false;  // converted: drop it from the DOM
+        }
+        element_done();
+        return true;
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        if (in_tenants()) {
+          tenant_not_object(parsed);
+          return false;
+        }
+        element_done();
+        return true;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool object = false;
+    std::string key;        // objects: the key whose value is being parsed
+    std::size_t index = 0;  // arrays: the index of the element being parsed
+    std::vector<std::string> keys;
+    std::unique_ptr<std::unordered_set<std::string>> many_keys;  // past 16 keys
+  };
+
+  // The parser is directly inside the top-level "tenants" object.
+  bool in_tenants() const noexcept {
+    return frames_.size() == 2 && frames_[0].object && frames_[1].object && frames_[0].key == "tenants";
+  }
+
+  std::string pointer(std::size_t depth) const {
+    std::string p;
+    for (std::size_t i = 0; i < depth && i < frames_.size(); ++i) {
+      p += '/';
+      p += frames_[i].object ? pointer_token(frames_[i].key) : std::to_string(frames_[i].index);
+    }
+    return p;
+  }
+
+  void element_done() noexcept {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+  }
+
+  bool on_key(const std::string& k) {
+    Frame& f = frames_.back();
+    f.key = k;
+    if (in_tenants()) {
+      current_ = TenantTable::kDefaults;
+      const char* problem = tenant_id_problem(k);
+      if (problem[0] != '\0') {
+        errs_.add(pointer(2), "invalid tenant id " + shown(k) + ": " + problem);
+      } else if (!impl_.table.insert(k, &current_)) {
+        errs_.add(pointer(2), "duplicate tenant " + shown(k) + " (a JSON parser would silently keep only the last)");
+        current_ = TenantTable::kDefaults;
+      }
+      return true;
+    }
+    bool dup = false;
+    if (f.many_keys) {
+      dup = !f.many_keys->insert(k).second;
+    } else {
+      for (const auto& seen : f.keys) dup = dup || seen == k;
+      if (!dup) {
+        f.keys.push_back(k);
+        if (f.keys.size() > 16) {
+          f.many_keys = std::make_unique<std::unordered_set<std::string>>(f.keys.begin(), f.keys.end());
+          f.keys.clear();
+        }
+      }
+    }
+    if (dup) {
+      // Reported once; the value that follows is still checked (the last
+      // one wins in the DOM, but the policy is refused anyway).
+      dup_errors_.push_back({pointer(frames_.size()), "duplicate key " + shown(k) + " (a JSON parser would silently keep only the last)"});
+    }
+    return true;
+  }
+
+  void tenant_not_object(const json& v) {
+    errs_.add(pointer(2), "expected an object of rules ({} for the defaults)" + got(v));
+  }
+
+  void tenant_done(const json& obj) {
+    const std::uint32_t idx = current_;
+    current_ = TenantTable::kDefaults;
+    if (obj.empty()) return;  // defaults only: no RuleSet, no allocation
+    RuleSet rs;
+    convert_rules(obj, pointer(2), false, errs_, &rs);
+    if (idx == TenantTable::kDefaults) return;  // invalid or duplicate id: checked, not kept
+    impl_.table.entry(idx).rules = static_cast<std::uint32_t>(impl_.rules.size());
+    impl_.rules.push_back(std::move(rs));
+  }
+
+ public:
+  std::vector<Error> dup_errors_;
+
+ private:
+  Policy::Impl& impl_;
+  ErrorSink& errs_;
+  std::vector<Frame> frames_;
+  std::uint32_t current_ = TenantTable::kDefaults;
+};
+
+void check_top_level(const json& doc, Policy::Impl& impl, ErrorSink& errs) {
+  if (!doc.is_object()) {
+    errs.add("", std::string("expected a JSON object at the top level, got ") + doc.type_name());
+    return;
+  }
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    const std::string& k = it.key();
+    if (k != "version" && k != "tenant_root" && k != "unknown_tenants" && k != "defaults" && k != "tenants") {
+      errs.add("/" + pointer_token(k),
+               "unknown key " + shown(k) + "; expected one of version, tenant_root, unknown_tenants, defaults, tenants");
+    }
+  }
+  // version
+  if (auto it = doc.find("version"); it == doc.end()) {
+    errs.add("/version", "missing; expected 1");
+  } else if (!it->is_number_integer() || it->get<std::int64_t>() != 1) {
+    errs.add("/version", "unsupported version " + it->dump() + "; expected 1");
+  }
+  // tenant_root
+  if (auto it = doc.find("tenant_root"); it == doc.end()) {
+    errs.add("/tenant_root", "missing; expected an absolute path template containing {tenant}, e.g. \"/srv/www/{tenant}\"");
+  } else if (check_path(*it, "/tenant_root", errs, &impl.tenant_root) &&
+             impl.tenant_root.find("{tenant}") == std::string::npos) {
+    errs.add("/tenant_root", "does not contain {tenant}: every tenant would share one root");
+  }
+  // unknown_tenants
+  if (auto it = doc.find("unknown_tenants"); it != doc.end()) {
+    if (it->is_string() && it->get_ref<const std::string&>() == "deny") {
+      impl.unknown = UnknownTenants::Deny;
+    } else if (it->is_string() && it->get_ref<const std::string&>() == "defaults") {
+      impl.unknown = UnknownTenants::Defaults;
+    } else {
+      errs.add("/unknown_tenants", "expected \"deny\" or \"defaults\"" +
+                                       (it->is_string() ? ", got " + shown(it->get_ref<const std::string&>()) : got(*it)));
+    }
+  }
+  // defaults
+  if (auto it = doc.find("defaults"); it != doc.end()) {
+    if (it->is_object()) {
+      convert_rules(*it, "/defaults", true, errs, &impl.defaults);
+      impl.defaults.own_keys = 0;  // own_keys describes tenants; the defaults own nothing
+    } else {
+      errs.add("/defaults", "expected an object of rules" + got(*it));
+    }
+  }
+  if (auto it = doc.find("tenants"); it != doc.end() && !it->is_object()) {
+    errs.add("/tenants", "expected an object mapping tenant ids to rules" + got(*it));
+  }
+}
+
+std::string parse_error_text(const json::parse_error& e) {
+  std::string msg = e.what();
+  // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
+  if (const std::size_t close = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && close != std::string::npos)
+    msg.erase(0, close + 2);
+  return "invalid JSON: " + msg + " (byte " + std::to_string(e.byte) + ")";
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Policy>, Errors> Policy::parse(std::string_view json_text) {
+  try {
+    auto impl = std::make_unique<Impl>();
+    ErrorSink tenant_errs;
+    Loader loader(*impl, tenant_errs);
+    json doc;
+    try {
+      doc = json::parse(
+          json_text.begin(), json_text.end(),
+          [&loader](int, json::parse_event_t ev, json& parsed) { return loader.on_event(ev, parsed); },
+          /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    } catch (const json::parse_error& e) {
+      return Errors{Error{"", parse_error_text(e)}};
+    }
+    ErrorSink errs;
+    for (auto& e : loader.dup_errors_) errs.add(std::move(e.where), std::move(e.what));
+    check_top_level(doc, *impl, errs);
+    Errors all = errs.take();
+    for (auto& e : tenant_errs.take()) all.push_back(std::move(e));
+    if (!all.empty()) return all;
+
+    if (!impl->defaults.own(RuleKey::Root) && impl->defaults.root.empty()) impl->defaults.root = impl->tenant_root;
+    for (RuleSet& rs : impl->rules) merge_defaults(impl->defaults, &rs);
+    impl->rules.shrink_to_fit();
+    impl->table.shrink();
+    return PolicyBuilder::make(std::move(impl));
+  } catch (const std::bad_alloc&) {
+    return Errors{Error{"", "out of memory while loading the policy"}};
+  } catch (const std::exception& e) {
+    return Errors{Error{"", std::string("cannot load the policy: ") + e.what()}};
+  } catch (...) {
+    return Errors{Error{"", "cannot load the policy: unknown error"}};
+  }
+}
+
+Result<std::shared_ptr<const Policy>, Errors> Policy::load_file(const std::string& path) {
+  std::string text;
+  try {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errors{Error{path, std::string("cannot open: ") + std::strerror(errno)}};
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) text.reserve(static_cast<std::size_t>(st.st_size));
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        ::close(fd);
+        return Errors{Error{path, std::string("cannot read: ") + std::strerror(err)}};
+      }
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+  } catch (const std::bad_alloc&) {
+    return Errors{Error{path, "out of memory while reading"}};
+  }
+  return parse(text);
+}
+
+Policy::Policy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Policy::~Policy() = default;
+
+int Policy::version() const noexcept { return impl_->version; }
+std::string_view Policy::tenant_root() const noexcept { return impl_->tenant_root; }
+UnknownTenants Policy::unknown_tenants() const noexcept { return impl_->unknown; }
+const RuleSet& Policy::defaults() const noexcept { return impl_->defaults; }
+std::size_t Policy::tenant_count() const noexcept { return impl_->table.size(); }
+
+const RuleSet* Policy::find(std::string_view id) const noexcept {
+  if (!is_valid_tenant_id(id)) return nullptr;
+  if (const auto* e = impl_->table.find(id)) {
+    return e->rules == TenantTable::kDefaults ? &impl_->defaults : &impl_->rules[e->rules];
+  }
+  return impl_->unknown == UnknownTenants::Defaults ? &impl_->defaults : nullptr;
+}
+
+bool Policy::lists(std::string_view id) const noexcept {
+  return is_valid_tenant_id(id) && impl_->table.find(id) != nullptr;
+}
+
+void Policy::for_each_tenant(const std::function<void(std::string_view id, const RuleSet&)>& fn) const {
+  for (const auto& e : impl_->table.entries()) {
+    fn(impl_->table.id(e), e.rules == TenantTable::kDefaults ? impl_->defaults : impl_->rules[e.rules]);
+  }
+}
+
+}  // namespace tenant
