@@ -1,0 +1,136 @@
+// Kernel layers under the LD_PRELOAD library (issue 4, THREATS 4, 6, 20, 21).
+//
+// The preload library only sees calls that pass through libc. Raw system
+// calls (syscall(2), inline `syscall`, io_uring), static binaries, memfd
+// exec and native code in the worker go around it; these layers are what
+// the kernel enforces whatever the calling code is:
+//
+//   apply_worker_baseline()  once per worker process, before its first
+//                            request, never lifted: no capabilities, not
+//                            dumpable, no_new_privs, and a process-wide
+//                            seccomp filter (TSYNC) against what no web
+//                            worker needs (io_uring, ptrace, bpf, mount...).
+//   confine_thread(ctx)      one-way, for the calling thread only (a fresh
+//                            per-request thread; what it starts inherits it):
+//                            a Landlock ruleset from the tenant's areas and
+//                            exec list, the signal and abstract-unix scopes,
+//                            no TCP bind, and a per-thread seccomp filter for
+//                            what Landlock cannot say (exec when the exec list
+//                            is empty, socket families, SysV IPC, memfd exec).
+//
+// Per-thread confinement protects against raw system calls made from the
+// confined thread. It does not protect the worker's memory: native code with
+// arbitrary memory writes can corrupt the unconfined main thread of the same
+// process (as with mod_process_security and mod_selinux). The worker baseline
+// is process-wide and holds regardless.
+//
+// Everything here is noexcept; failures come back as tenant::Error values.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tenant/context.hpp"
+#include "tenant/result.hpp"
+
+namespace tenant::kernel {
+
+// What the running kernel offers. probe() is cheap (two system calls) and
+// may be called any time; the start-up log line is describe().
+struct KernelSupport {
+  int landlock_abi = 0;       // 0: no Landlock (kernel < 5.13, or not in lsm=)
+  int landlock_errata = 0;    // bit mask of fixed Landlock errata (ABI >= 7)
+  int landlock_errno = 0;     // why Landlock is unavailable (ENOSYS, EOPNOTSUPP)
+  std::uint64_t fs_rights = 0;  // every filesystem right the ABI can handle
+  bool net_tcp = false;         // ABI >= 4: TCP bind/connect rules
+  bool scope_signal = false;    // ABI >= 6: no signals out of the domain
+  bool scope_abstract_unix = false;  // ABI >= 6: no abstract unix sockets out of it
+  bool seccomp = false;              // seccomp filters can be installed
+  // "landlock ABI 7: fs, net(tcp), scopes(signal, abstract-unix); seccomp: yes"
+  std::string describe() const;
+};
+KernelSupport probe() noexcept;
+
+// What apply_worker_baseline() put in force.
+struct BaselineReport {
+  bool capabilities_dropped = false;  // effective, permitted, inheritable, ambient all empty
+  bool bounding_set_cleared = false;  // needs CAP_SETPCAP; false is only a warning
+  bool non_dumpable = false;
+  bool no_new_privs = false;
+  bool seccomp = false;
+  int seccomp_rules = 0;              // system calls the filter refuses
+  std::vector<std::string> warnings;  // things that could not be done, for the log
+  // "caps: none left (bounding set cleared); dumpable: no; no_new_privs: yes;
+  //  seccomp: 71 system calls refused (io_uring -> ENOSYS)"
+  std::string describe() const;
+};
+
+// Once per worker, before its first request; cannot be undone. Fails (and
+// the caller must refuse tenant requests, 503) when a capability is left or
+// the seccomp filter cannot be installed. Applies to every thread (TSYNC).
+Result<BaselineReport> apply_worker_baseline() noexcept;
+
+// Extra paths for confine_thread(), for the callers' own needs rather than
+// the tenant's: `tenant-sandbox run` passes the command it starts (exec),
+// libsandbox.so (read: the loader of every exec'd child maps it) and the
+// state directory (write: the connection budget map).
+struct ConfineOptions {
+  std::vector<std::string> extra_read_only;
+  std::vector<std::string> extra_read_write;
+  std::vector<std::string> extra_exec;  // non-empty also permits execve in seccomp
+  // Fail instead of degrading when the kernel has no Landlock.
+  bool require_landlock = false;
+};
+
+struct ConfineReport {
+  int landlock_abi = 0;      // 0: Landlock not applied (kernel without it)
+  bool landlock = false;
+  bool net_bind_denied = false;     // ABI >= 4
+  bool scope_signal = false;        // ABI >= 6
+  bool scope_abstract_unix = false;
+  bool seccomp = false;
+  bool exec_allowed = false;        // the exec list (or extra_exec) is not empty
+  int rules = 0;                    // Landlock path rules added
+  std::vector<std::string> skipped;   // listed paths that do not exist (no rule)
+  std::vector<std::string> warnings;  // e.g. "no Landlock: filesystem rules not enforced by the kernel"
+  std::string describe() const;
+};
+
+// A confinement built ahead of time (in the unconfined parent thread) and
+// applied by the new thread with three system calls. Holds a Landlock
+// ruleset fd; build one per request and drop it after apply(): a ruleset fd
+// kept across requests could be swapped (dup2) by the next tenant's code.
+class Confinement {
+ public:
+  static Result<std::unique_ptr<Confinement>> prepare(const TenantContext& ctx,
+                                                      const ConfineOptions& opts = {}) noexcept;
+  // no_new_privs, landlock_restrict_self(0) (this thread only, not TSYNC),
+  // then the per-thread seccomp filter. One-way. Only system calls: safe
+  // right after clone/fork and in a signal handler. 0 or -errno; on failure
+  // the thread may be half confined and must not run tenant code.
+  int apply() const noexcept;
+  // apply() plus a copy of report() (allocates).
+  Result<ConfineReport> apply_and_report() const noexcept;
+  const ConfineReport& report() const noexcept { return report_; }
+  ~Confinement();
+  Confinement(const Confinement&) = delete;
+  Confinement& operator=(const Confinement&) = delete;
+
+ private:
+  Confinement() = default;
+  int ruleset_fd_ = -1;
+  bool exec_allowed_ = false;
+  ConfineReport report_;
+};
+
+// prepare() + apply() in the calling thread.
+Result<ConfineReport> confine_thread(const TenantContext& ctx, const ConfineOptions& opts = {}) noexcept;
+
+// The fixed system paths every confined thread may read (glibc reads them
+// behind libc's back: resolver, NSS, time zones, locales, iconv, CA
+// certificates), and those added when the tenant may exec. For docs/tests.
+const std::vector<std::string>& system_read_baseline() noexcept;
+const std::vector<std::string>& system_exec_baseline() noexcept;
+
+}  // namespace tenant::kernel

@@ -1,0 +1,31 @@
+// The two seccomp programs of the kernel layer, compiled with libseccomp once
+// per process and kept as raw BPF so a per-request thread installs its
+// filter with one seccomp(2) call (no libseccomp work on the request path).
+// Internal to tenant_kernel.
+#pragma once
+#include <linux/filter.h>
+
+#include <string>
+#include <vector>
+
+namespace tenant::kernel::detail {
+
+struct BpfProgram {
+  std::vector<sock_filter> insns;
+  int refused = 0;     // system calls with a rule (for the log line)
+  std::string error;   // non-empty: compiling failed, do not install
+};
+
+// Process-wide worker filter (EPERM, ENOSYS for io_uring and clone3).
+const BpfProgram& worker_filter() noexcept;
+// Per-thread filter of a confined request thread; two variants by whether
+// the tenant may exec at all.
+const BpfProgram& thread_filter(bool exec_allowed) noexcept;
+// A tiny hand-written filter: personality() only with PER_LINUX (0) or the
+// query 0xffffffff. libseccomp cannot compare one argument twice in a rule.
+const BpfProgram& personality_filter() noexcept;
+
+// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog); 0 or -errno.
+int install(const BpfProgram& p, unsigned flags) noexcept;
+
+}  // namespace tenant::kernel::detail
