@@ -40,6 +40,11 @@ void exec_failed() noexcept;   // ... and come back if the exec did not happen
 // A thread's tenant was cleared: what that tenant left open in this process
 // (persistent connections, THREATS 18) must not serve the next tenant.
 void on_tenant_cleared(ActiveTenant& t) noexcept;
+// Called once at load by control_init, after the process tenant is known: a
+// new process image of a tenant takes its inherited descriptors as its own
+// and adopts the counted connections among them (and a root process -- the
+// Apache parent -- opens the budget map for its workers to inherit).
+void adopt_inherited() noexcept;
 }  // namespace net
 
 }  // namespace sb
