@@ -1,0 +1,598 @@
+// Native probe of the kernel layers (issue 4; THREATS 4, 6, 15, 20, 21).
+//
+//   kernel_confine_probe ROOT POLICY STATIC_BINARY
+//
+// Run by run_probe.sh (fixture tree, policy kernel_confine.policy.json) with
+// no preload library at all: every attempt below goes straight to the
+// kernel, so only tenant_kernel can stop it. Each check runs twice in a
+// fresh forked child: first UNCONFINED, where it must succeed (the attempt
+// is real and the fixture is right), then CONFINED (confine_thread for the
+// tenant, or apply_worker_baseline), where it must fail with the expected
+// errno. Checks of the tenant's own rights must succeed both times.
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/ptrace.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernel_confine.hpp"
+#include "tenant/context.hpp"
+#include "tenant/policy.hpp"
+
+namespace {
+
+std::string g_root;
+std::string g_static;                // path of the static binary
+std::vector<char> g_static_image;    // its bytes, read before any confinement
+pid_t g_sibling = -1;
+std::string g_abstract;              // abstract socket name the sibling listens on
+volatile long g_marker = 0x5eed1234;  // same address in the sibling (forked)
+const tenant::TenantContext* g_site_a = nullptr;
+const tenant::TenantContext* g_site_php = nullptr;
+int g_passed = 0, g_failed = 0;
+
+std::string p(const char* rel) { return g_root + "/" + rel; }
+int err_or_ok(long rc) { return rc < 0 ? errno : 0; }
+
+// ---- attempts: 0 on success, else the errno ---------------------------------
+
+int raw_openat(const std::string& path, int flags) {
+  const long fd = syscall(SYS_openat, AT_FDCWD, path.c_str(), flags | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  close(static_cast<int>(fd));
+  return 0;
+}
+
+int raw_openat2(const std::string& path) {
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  const long fd = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+  if (fd < 0) return errno;
+  close(static_cast<int>(fd));
+  return 0;
+}
+
+struct Ring {
+  int fd = -1;
+  io_uring_params params{};
+  char* sq = nullptr;
+  char* cq = nullptr;
+  io_uring_sqe* sqes = nullptr;
+};
+
+int ring_setup(Ring& r) {
+  const long fd = syscall(SYS_io_uring_setup, 4, &r.params);
+  if (fd < 0) return errno;
+  r.fd = static_cast<int>(fd);
+  const io_uring_params& pr = r.params;
+  size_t sq_size = pr.sq_off.array + pr.sq_entries * sizeof(unsigned);
+  const size_t cq_size = pr.cq_off.cqes + pr.cq_entries * sizeof(io_uring_cqe);
+  const bool single = (pr.features & IORING_FEAT_SINGLE_MMAP) != 0;
+  if (single && cq_size > sq_size) sq_size = cq_size;
+  void* sq = mmap(nullptr, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r.fd, IORING_OFF_SQ_RING);
+  if (sq == MAP_FAILED) return errno;
+  r.sq = static_cast<char*>(sq);
+  if (single) {
+    r.cq = r.sq;
+  } else {
+    void* cq = mmap(nullptr, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r.fd, IORING_OFF_CQ_RING);
+    if (cq == MAP_FAILED) return errno;
+    r.cq = static_cast<char*>(cq);
+  }
+  void* sqes = mmap(nullptr, pr.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_POPULATE, r.fd, IORING_OFF_SQES);
+  if (sqes == MAP_FAILED) return errno;
+  r.sqes = static_cast<io_uring_sqe*>(sqes);
+  return 0;
+}
+
+// IORING_OP_OPENAT with raw system calls (no liburing): the open runs in the
+// kernel's io_uring context, never through a libc wrapper.
+int ring_openat(Ring& r, const std::string& path) {
+  auto* tail = reinterpret_cast<unsigned*>(r.sq + r.params.sq_off.tail);
+  auto* mask = reinterpret_cast<unsigned*>(r.sq + r.params.sq_off.ring_mask);
+  auto* array = reinterpret_cast<unsigned*>(r.sq + r.params.sq_off.array);
+  const unsigned idx = *tail & *mask;
+  io_uring_sqe* sqe = &r.sqes[idx];
+  std::memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = IORING_OP_OPENAT;
+  sqe->fd = AT_FDCWD;
+  sqe->addr = reinterpret_cast<unsigned long>(path.c_str());
+  sqe->open_flags = O_RDONLY | O_CLOEXEC;
+  array[idx] = idx;
+  __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+  if (syscall(SYS_io_uring_enter, r.fd, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) < 0) return errno;
+  auto* head = reinterpret_cast<unsigned*>(r.cq + r.params.cq_off.head);
+  auto* cmask = reinterpret_cast<unsigned*>(r.cq + r.params.cq_off.ring_mask);
+  auto* cqes = reinterpret_cast<io_uring_cqe*>(r.cq + r.params.cq_off.cqes);
+  const int res = cqes[*head & *cmask].res;
+  __atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+  if (res < 0) return -res;
+  close(res);
+  return 0;
+}
+
+int uring_open(const std::string& path) {
+  Ring r;
+  if (int e = ring_setup(r)) return e;
+  return ring_openat(r, path);
+}
+
+int exec_static() {
+  char* argv[] = {const_cast<char*>("static-hello"), nullptr};
+  execv(g_static.c_str(), argv);
+  return errno;
+}
+
+int memfd_exec(unsigned flags) {
+  const int fd = static_cast<int>(syscall(SYS_memfd_create, "payload", flags));
+  if (fd < 0) return errno;
+  if (write(fd, g_static_image.data(), g_static_image.size()) != static_cast<ssize_t>(g_static_image.size())) {
+    return errno;
+  }
+  char* argv[] = {const_cast<char*>("memfd"), nullptr};
+  char* envp[] = {nullptr};
+  syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+  return errno;
+}
+
+int ptrace_sibling() {
+  if (ptrace(PTRACE_ATTACH, g_sibling, nullptr, nullptr) != 0) return errno;
+  int st = 0;
+  waitpid(g_sibling, &st, __WALL);
+  ptrace(PTRACE_DETACH, g_sibling, nullptr, nullptr);
+  return 0;
+}
+
+int vm_read_sibling() {
+  long v = 0;
+  iovec local{&v, sizeof v};
+  iovec remote{const_cast<long*>(&g_marker), sizeof v};
+  if (process_vm_readv(g_sibling, &local, 1, &remote, 1, 0) < 0) return errno;
+  return v == 0x5eed1234 ? 0 : EIO;
+}
+
+int mem_read_sibling() {
+  const std::string path = "/proc/" + std::to_string(g_sibling) + "/mem";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  long v = 0;
+  const ssize_t n = pread(fd, &v, sizeof v, static_cast<off_t>(reinterpret_cast<uintptr_t>(&g_marker)));
+  const int e = errno;
+  close(fd);
+  if (n < 0) return e;
+  return v == 0x5eed1234 ? 0 : EIO;
+}
+
+int connect_abstract() {
+  const int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path + 1, g_abstract.data(), g_abstract.size());
+  const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + g_abstract.size());
+  const int rc = connect(s, reinterpret_cast<sockaddr*>(&a), len) == 0 ? 0 : errno;
+  close(s);
+  return rc;
+}
+
+int make_socket(int family, int type, int proto) {
+  const int s = socket(family, type | SOCK_CLOEXEC, proto);
+  if (s < 0) return errno;
+  close(s);
+  return 0;
+}
+
+int tcp_bind() {
+  const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int rc = bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+  close(s);
+  return rc;
+}
+
+int sysv_shm() {
+  const int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+  if (id < 0) return errno;
+  shmctl(id, IPC_RMID, nullptr);
+  return 0;
+}
+
+struct ThreadArg {
+  std::function<int()> fn;
+  int result = -1;
+};
+void* thread_main(void* a) {
+  auto* t = static_cast<ThreadArg*>(a);
+  t->result = t->fn();
+  return nullptr;
+}
+int in_new_thread(std::function<int()> fn) {
+  ThreadArg t{std::move(fn)};
+  pthread_t th;
+  if (pthread_create(&th, nullptr, thread_main, &t) != 0) return EAGAIN;
+  pthread_join(th, nullptr);
+  return t.result;
+}
+
+// ---- harness ---------------------------------------------------------------
+
+enum class Layer { ThreadA, ThreadPhp, Baseline };
+
+// 0..255: exit code of the child; 300+sig when it died of a signal.
+int run_child(const std::function<int()>& fn) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) _exit(fn() & 0xff);
+  int st = 0;
+  if (waitpid(pid, &st, 0) < 0) return 299;
+  if (WIFSIGNALED(st)) return 300 + WTERMSIG(st);
+  return WEXITSTATUS(st);
+}
+
+int confine(Layer layer) {
+  if (layer == Layer::Baseline) {
+    auto r = tenant::kernel::apply_worker_baseline();
+    if (!r) {
+      std::fprintf(stderr, "  apply_worker_baseline: %s\n", r.error().str().c_str());
+      return 250;
+    }
+    return 0;
+  }
+  const tenant::TenantContext& ctx = layer == Layer::ThreadA ? *g_site_a : *g_site_php;
+  auto r = tenant::kernel::confine_thread(ctx);
+  if (!r) {
+    std::fprintf(stderr, "  confine_thread: %s\n", r.error().str().c_str());
+    return 251;
+  }
+  return 0;
+}
+
+const char* errname(int e) {
+  switch (e) {
+    case 0: return "ok";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOSYS: return "ENOSYS";
+    case ENOENT: return "ENOENT";
+    case EINVAL: return "EINVAL";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    default: return nullptr;
+  }
+}
+std::string show(int code) {
+  if (code >= 300) return std::string("killed by signal ") + std::to_string(code - 300);
+  if (code == 250 || code == 251) return "confinement failed";
+  const char* n = errname(code);
+  return n != nullptr ? n : ("errno/exit " + std::to_string(code));
+}
+
+void report(bool ok, const std::string& name, const std::string& detail) {
+  std::printf("%s %s: %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
+  (ok ? g_passed : g_failed)++;
+}
+
+// Must succeed unconfined and fail with `expect` once `layer` is applied.
+void denied(const std::string& name, Layer layer, int expect, const std::function<int()>& attempt) {
+  const int free_rc = run_child(attempt);
+  const int conf_rc = run_child([&] {
+    if (int c = confine(layer)) return c;
+    return attempt();
+  });
+  const bool ok = free_rc == 0 && conf_rc == expect;
+  report(ok, name, "unconfined " + show(free_rc) + ", confined " + show(conf_rc) +
+                       (ok ? "" : " (expected unconfined ok, confined " + show(expect) + ")"));
+}
+
+// The tenant's own rights: must succeed both ways.
+void allowed(const std::string& name, Layer layer, const std::function<int()>& attempt) {
+  const int free_rc = run_child(attempt);
+  const int conf_rc = run_child([&] {
+    if (int c = confine(layer)) return c;
+    return attempt();
+  });
+  const bool ok = free_rc == 0 && conf_rc == 0;
+  report(ok, name, "unconfined " + show(free_rc) + ", confined " + show(conf_rc));
+}
+
+// For attempts that confine themselves part-way: fn(false) must succeed,
+// fn(true) must end with `expect`.
+void staged(const std::string& name, int expect, const std::function<int(bool)>& fn) {
+  const int free_rc = run_child([&] { return fn(false); });
+  const int conf_rc = run_child([&] { return fn(true); });
+  const bool ok = free_rc == 0 && conf_rc == expect;
+  report(ok, name, "unconfined " + show(free_rc) + ", confined " + show(conf_rc) +
+                       (ok ? "" : " (expected unconfined ok, confined " + show(expect) + ")"));
+}
+
+void start_sibling() {
+  g_abstract = "ts-kernel-probe-" + std::to_string(getpid());
+  int ready[2];
+  if (pipe(ready) != 0) std::abort();
+  g_sibling = fork();
+  if (g_sibling == 0) {
+    close(ready[0]);
+    const int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path + 1, g_abstract.data(), g_abstract.size());
+    const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + g_abstract.size());
+    if (bind(s, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(s, 64) != 0) _exit(1);
+    if (write(ready[1], "r", 1) != 1) _exit(1);
+    for (;;) {
+      const int c = accept(s, nullptr, nullptr);
+      if (c >= 0) close(c);
+    }
+  }
+  close(ready[1]);
+  char b = 0;
+  if (read(ready[0], &b, 1) != 1) {
+    std::fprintf(stderr, "sibling did not start\n");
+    std::exit(2);
+  }
+  close(ready[0]);
+}
+
+std::string run_php(Layer layer, const std::string& code) {
+  int out[2];
+  if (pipe(out) != 0) return "pipe failed";
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(out[0]);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    if (layer == Layer::ThreadPhp) {
+      if (confine(Layer::Baseline) != 0 || confine(Layer::ThreadPhp) != 0) _exit(251);
+    }
+    execl("/usr/bin/php8.2", "php8.2", "-r", code.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string s;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return s + "[exit " + std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : 300 + WTERMSIG(st)) + "]";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s ROOT POLICY STATIC_BINARY\n", argv[0]);
+    return 2;
+  }
+  g_root = argv[1];
+  g_static = argv[3];
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  {
+    FILE* f = std::fopen(g_static.c_str(), "rb");
+    if (f == nullptr) return 2;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) g_static_image.insert(g_static_image.end(), buf, buf + n);
+    std::fclose(f);
+  }
+  auto policy = tenant::Policy::load_file(argv[2]);
+  if (!policy) {
+    for (const auto& e : policy.error()) std::fprintf(stderr, "policy: %s\n", e.str().c_str());
+    return 2;
+  }
+  auto a = tenant::TenantContext::create(*policy.value(), "site-a");
+  auto php = tenant::TenantContext::create(*policy.value(), "site-php");
+  if (!a || !php) {
+    std::fprintf(stderr, "cannot create contexts\n");
+    return 2;
+  }
+  g_site_a = a.value().get();
+  g_site_php = php.value().get();
+
+  const tenant::kernel::KernelSupport ks = tenant::kernel::probe();
+  std::printf("kernel: %s (errata 0x%x)\n", ks.describe().c_str(), static_cast<unsigned>(ks.landlock_errata));
+  if (ks.landlock_abi < 6) {
+    std::printf("note: Landlock ABI %d < 6: scope checks are expected to fail here\n", ks.landlock_abi);
+  }
+  {
+    auto prep = tenant::kernel::Confinement::prepare(*g_site_a);
+    if (prep) std::printf("site-a confinement: %s\n", prep.value()->report().describe().c_str());
+  }
+  start_sibling();
+
+  const Layer A = Layer::ThreadA;
+  const std::string secret = p("www/site-b/secret.txt");
+  std::printf("-- confine_thread(site-a): raw system calls on another tenant (THREATS 4)\n");
+  denied("syscall(SYS_openat) site-b/secret.txt", A, EACCES, [&] { return raw_openat(secret, O_RDONLY); });
+  denied("syscall(SYS_openat2) site-b/secret.txt", A, EACCES, [&] { return raw_openat2(secret); });
+  denied("syscall(SYS_openat, O_CREAT) site-b/new.txt", A, EACCES,
+         [&] { return raw_openat(p("www/site-b/new.txt"), O_WRONLY | O_CREAT); });
+  denied("syscall(SYS_openat) site-ab/file.txt (prefix trap)", A, EACCES,
+         [&] { return raw_openat(p("www/site-ab/file.txt"), O_RDONLY); });
+  denied("syscall(SYS_openat) outside/other.txt", A, EACCES,
+         [&] { return raw_openat(p("outside/other.txt"), O_RDONLY); });
+  denied("syscall(SYS_openat, O_WRONLY) shared/ro/readme.txt", A, EACCES,
+         [&] { return raw_openat(p("shared/ro/readme.txt"), O_WRONLY); });
+  denied("open /proc/<sibling>/mem", A, EACCES, mem_read_sibling);
+  denied("io_uring_setup", A, ENOSYS, [] {
+    Ring r;
+    return ring_setup(r);
+  });
+  denied("io_uring IORING_OP_OPENAT site-b/secret.txt", A, ENOSYS, [&] { return uring_open(secret); });
+  staged("io_uring ring set up before confinement, OPENAT after", ENOSYS, [&](bool confined) {
+    Ring r;
+    if (int e = ring_setup(r)) return e + 100;  // the worker may hold a ring from before
+    if (confined) {
+      if (int c = confine(Layer::ThreadA)) return c;
+    }
+    return ring_openat(r, secret);
+  });
+  std::printf("-- leaving the process image (THREATS 6)\n");
+  denied("execv(static binary), exec list empty", A, EACCES, exec_static);
+  denied("memfd_create + execveat(AT_EMPTY_PATH), exec list empty", A, EACCES, [] { return memfd_exec(0); });
+  denied("execv(static binary) not on the exec list [php8.2]", Layer::ThreadPhp, EACCES, exec_static);
+  denied("memfd_create + execveat, exec list [php8.2]", Layer::ThreadPhp, EACCES, [] { return memfd_exec(0); });
+  denied("memfd_create(MFD_EXEC) + execveat, exec list [php8.2]", Layer::ThreadPhp, EACCES,
+         [] { return memfd_exec(0x10u); });
+  std::printf("-- same-uid siblings (THREATS 15, 20)\n");
+  denied("ptrace(PTRACE_ATTACH, sibling)", A, EPERM, ptrace_sibling);
+  denied("process_vm_readv(sibling)", A, EPERM, vm_read_sibling);
+  denied("kill(sibling, 0)", A, EPERM, [] { return err_or_ok(kill(g_sibling, 0)); });
+  denied("kill(sibling, SIGCONT)", A, EPERM, [] { return err_or_ok(kill(g_sibling, SIGCONT)); });
+  denied("connect(abstract unix socket of sibling)", A, EPERM, connect_abstract);
+  denied("shmget(IPC_PRIVATE) (SysV shm)", A, EACCES, sysv_shm);
+  denied("setpriority(PRIO_PROCESS, sibling, 19)", A, EPERM,
+         [] { return err_or_ok(setpriority(PRIO_PROCESS, static_cast<id_t>(g_sibling), 0)); });
+  std::printf("-- sockets and TCP servers\n");
+  denied("socket(AF_NETLINK)", A, EACCES, [] { return make_socket(AF_NETLINK, SOCK_RAW, 0); });
+  denied("socket(AF_PACKET)", A, EACCES, [] { return make_socket(AF_PACKET, SOCK_RAW, 0); });
+  denied("bind(127.0.0.1:0) TCP", A, EACCES, tcp_bind);
+  std::printf("-- inheritance and scope of the confinement\n");
+  denied("thread started after confinement: openat site-b", A, EACCES,
+         [&] { return in_new_thread([&] { return raw_openat(secret, O_RDONLY); }); });
+  denied("child forked after confinement: openat site-b", A, EACCES, [&] {
+    const int rc = run_child([&] { return raw_openat(secret, O_RDONLY); });
+    return rc;
+  });
+  // Not TSYNC: a confined thread leaves its process's other threads free
+  // (the worker's main thread must serve the next tenant).
+  staged("other thread of a process whose thread confined itself: openat site-b", 0, [&](bool confined) {
+    const int t = in_new_thread([&] {
+      if (confined) {
+        if (int c = confine(Layer::ThreadA)) return c;
+        return raw_openat(secret, O_RDONLY) == EACCES ? 0 : 1;
+      }
+      return 0;
+    });
+    if (t != 0) return 200 + t;
+    return raw_openat(secret, O_RDONLY);
+  });
+  std::printf("-- the tenant's own rights still work confined\n");
+  allowed("read site-a/file.txt", A, [&] { return raw_openat(p("www/site-a/file.txt"), O_RDONLY); });
+  allowed("read site-a/sub/inner.txt via openat2", A, [&] { return raw_openat2(p("www/site-a/sub/inner.txt")); });
+  allowed("create site-a/tmp/new.txt", A,
+          [&] { return raw_openat(p("www/site-a/tmp/new.txt"), O_WRONLY | O_CREAT | O_TRUNC); });
+  allowed("read shared/ro/readme.txt", A, [&] { return raw_openat(p("shared/ro/readme.txt"), O_RDONLY); });
+  allowed("read /etc/hosts (system baseline)", A, [] { return raw_openat("/etc/hosts", O_RDONLY); });
+  allowed("write /dev/null with O_TRUNC", A, [] { return raw_openat("/dev/null", O_WRONLY | O_TRUNC); });
+  allowed("socket(AF_INET6) and socket(AF_UNIX)", A, [] {
+    if (int e = make_socket(AF_INET6, SOCK_STREAM, 0)) return e;
+    return make_socket(AF_UNIX, SOCK_DGRAM, 0);
+  });
+  allowed("kill(own process, 0)", A, [] { return err_or_ok(kill(getpid(), 0)); });
+
+  std::printf("-- apply_worker_baseline (process-wide)\n");
+  const Layer B = Layer::Baseline;
+  denied("io_uring_setup", B, ENOSYS, [] {
+    Ring r;
+    return ring_setup(r);
+  });
+  denied("ptrace(PTRACE_ATTACH, sibling)", B, EPERM, ptrace_sibling);
+  denied("process_vm_readv(sibling)", B, EPERM, vm_read_sibling);
+  denied("prctl(PR_SET_DUMPABLE, 1)", B, EPERM, [] { return err_or_ok(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)); });
+  denied("personality(ADDR_NO_RANDOMIZE)", B, EPERM, [] {
+    const long old = syscall(SYS_personality, 0xffffffffUL);
+    const int rc = err_or_ok(syscall(SYS_personality, 0x0040000UL));
+    syscall(SYS_personality, old);
+    return rc;
+  });
+  denied("unshare(CLONE_NEWUSER)", B, EPERM, [] { return err_or_ok(unshare(CLONE_NEWUSER)); });
+  denied("clone(CLONE_NEWUSER)", B, EPERM, [] {
+    const long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0);
+    if (pid == 0) _exit(0);
+    if (pid < 0) return errno;
+    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    return 0;
+  });
+  denied("clone3 (flags unreadable by seccomp)", B, ENOSYS, [] {
+    struct {
+      unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    } args{};
+    args.exit_signal = SIGCHLD;
+    const long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) _exit(0);
+    if (pid < 0) return errno;
+    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    return 0;
+  });
+  denied("capability use: open a 0000 file as root (CAP_DAC_OVERRIDE)", B, EACCES, [&] {
+    const std::string f = p("www/site-a/tmp/mode0000");
+    const int fd = open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0);
+    if (fd >= 0) close(fd);
+    chmod(f.c_str(), 0);
+    return raw_openat(f, O_RDONLY);
+  });
+  {
+    const int rc = run_child([] {
+      if (int c = confine(Layer::Baseline)) return c;
+      FILE* f = std::fopen("/proc/self/status", "re");
+      if (f == nullptr) return 2;
+      char line[256];
+      int bad = 0;
+      while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::strncmp(line, "Cap", 3) == 0 && std::strncmp(line, "CapBnd", 6) != 0) {
+          if (std::strtoull(std::strchr(line, ':') + 1, nullptr, 16) != 0) bad = 1;
+        }
+      }
+      std::fclose(f);
+      if (bad) return 3;
+      if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) return 4;
+      if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) return 5;
+      if (syscall(SYS_personality, 0xffffffffUL) < 0) return 6;  // the query stays allowed
+      if (syscall(SYS_personality, 0UL) < 0) return 7;           // and PER_LINUX
+      return in_new_thread([] { return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? 0 : 8; });
+    });
+    report(rc == 0, "baseline state: no capabilities, not dumpable, no_new_privs, personality query ok",
+           rc == 0 ? "all verified" : "step " + std::to_string(rc) + " failed");
+  }
+
+  std::printf("-- PHP survives baseline + confine_thread (exec list [/usr/bin/php8.2])\n");
+  {
+    const std::string code = "echo file_get_contents('" + p("www/site-a/file.txt") + "');";
+    const std::string free_out = run_php(Layer::ThreadA, code);  // ThreadA here means: no confinement
+    const std::string conf_out = run_php(Layer::ThreadPhp, code);
+    const bool ok = free_out.rfind("A-DATA[exit 0]", 0) == 0 && conf_out.rfind("A-DATA[exit 0]", 0) == 0;
+    report(ok, "php -r file_get_contents(own file)", "unconfined '" + free_out + "', confined '" + conf_out + "'");
+    const std::string code_b = "var_dump(@file_get_contents('" + secret + "'));";
+    const std::string free_b = run_php(Layer::ThreadA, code_b);
+    const std::string conf_b = run_php(Layer::ThreadPhp, code_b);
+    const bool ok_b = free_b.find("B-SECRET") != std::string::npos && conf_b.find("B-SECRET") == std::string::npos &&
+                      conf_b.find("bool(false)") != std::string::npos;
+    report(ok_b, "php -r file_get_contents(site-b) without the preload",
+           "unconfined '" + free_b.substr(0, 40) + "', confined '" + conf_b.substr(0, 60) + "'");
+  }
+
+  kill(g_sibling, SIGKILL);
+  waitpid(g_sibling, nullptr, 0);
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
