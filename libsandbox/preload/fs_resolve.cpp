@@ -237,6 +237,9 @@ void fd_path(int fd, char* buf) noexcept {
   buf[pos] = '\0';
 }
 
+bool is_empty_path(const char* p) noexcept { return p != nullptr && p[0] == '\0'; }
+const char* or_empty(const char* p) noexcept { return p != nullptr ? p : ""; }
+
 Need open_need(int flags) noexcept {
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0 ||
       (flags & O_TMPFILE) == O_TMPFILE)

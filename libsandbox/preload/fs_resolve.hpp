@@ -97,6 +97,12 @@ int deny(ActiveTenant& t, const char* op, tenant::Need need, const char* target,
 // "/proc/self/fd/N" into buf (>= 32 bytes).
 void fd_path(int fd, char* buf) noexcept;
 
+// p != NULL && *p == '\0' / p or "". Out of line on purpose: glibc declares
+// most path parameters nonnull, and a direct NULL test on one is warned
+// about and may be optimised away, yet tenant code can pass NULL.
+bool is_empty_path(const char* p) noexcept;
+const char* or_empty(const char* p) noexcept;
+
 // Need of an open(2) flag set.
 tenant::Need open_need(int flags) noexcept;
 

@@ -104,7 +104,7 @@ int chmod_core(ActiveTenant& t, const char* op, int dirfd, const char* path, mod
 }
 
 int chown_core(ActiveTenant& t, const char* op, int dirfd, const char* path, uid_t uid, gid_t gid, int flags) noexcept {
-  if ((flags & AT_EMPTY_PATH) != 0 && path != nullptr && path[0] == '\0')
+  if ((flags & AT_EMPTY_PATH) != 0 && sb::fs::is_empty_path(path))
     return SB_REAL(fchownat)(dirfd, path, uid, gid, flags);
   const bool nofollow = (flags & AT_SYMLINK_NOFOLLOW) != 0;
   return sb::fs::with_target<int>(
@@ -364,6 +364,10 @@ int futimesat(int dirfd, const char* path, const struct timeval* tv) noexcept {
   return utimens_core(*t, "futimesat", dirfd, path, tv != nullptr ? ts : nullptr, 0);
 }
 
+// glibc declares the path nonnull, yet utimensat(fd, NULL, ...) is the
+// documented futimens form: the comparison below is meant.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
 int utimensat(int dirfd, const char* path, const struct timespec* ts, int flags) noexcept {
   ActiveTenant* t = sb::current();
   // A NULL path is futimens(dirfd): a descriptor the tenant already holds.
@@ -371,6 +375,7 @@ int utimensat(int dirfd, const char* path, const struct timespec* ts, int flags)
     return SB_REAL(utimensat)(dirfd, path, ts, flags);
   return utimens_core(*t, "utimensat", dirfd, path, ts, flags);
 }
+#pragma GCC diagnostic pop
 
 int truncate(const char* path, off_t len) noexcept {
   ActiveTenant* t = sb::current();

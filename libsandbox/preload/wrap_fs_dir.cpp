@@ -23,6 +23,10 @@
 #include "fdtable.hpp"
 #include "fs_resolve.hpp"
 
+// GCC pairs closedir() with its own declaration of opendir()'s allocator
+// and mistakes our opendir/fdopendir definitions in this file for others.
+#pragma GCC diagnostic ignored "-Wmismatched-dealloc"
+
 namespace {
 
 using sb::ActiveTenant;

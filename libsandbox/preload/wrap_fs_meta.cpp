@@ -38,7 +38,7 @@ Request stat_request(bool follow) noexcept {
 }
 
 bool empty_path_op(const char* path, int flags) noexcept {
-  return (flags & AT_EMPTY_PATH) != 0 && path != nullptr && path[0] == '\0';
+  return (flags & AT_EMPTY_PATH) != 0 && sb::fs::is_empty_path(path);
 }
 
 // One body for stat, lstat, fstatat and the __xstat family (libfaketime's
@@ -302,7 +302,7 @@ ssize_t readlink(const char* path, char* buf, size_t size) noexcept {
 
 ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) noexcept {
   ActiveTenant* t = sb::current();
-  if (t == nullptr || (path != nullptr && path[0] == '\0')) return SB_REAL(readlinkat)(dirfd, path, buf, size);
+  if (t == nullptr || sb::fs::is_empty_path(path)) return SB_REAL(readlinkat)(dirfd, path, buf, size);
   return readlink_core(*t, "readlinkat", dirfd, path, buf, size);
 }
 
@@ -316,7 +316,7 @@ ssize_t __readlink_chk(const char* path, char* buf, size_t size, size_t buflen) 
 ssize_t __readlinkat_chk(int dirfd, const char* path, char* buf, size_t size, size_t buflen) noexcept {
   if (size > buflen) __chk_fail();
   ActiveTenant* t = sb::current();
-  if (t == nullptr || (path != nullptr && path[0] == '\0')) return SB_REAL(readlinkat)(dirfd, path, buf, size);
+  if (t == nullptr || sb::fs::is_empty_path(path)) return SB_REAL(readlinkat)(dirfd, path, buf, size);
   return readlink_core(*t, "__readlinkat_chk", dirfd, path, buf, size);
 }
 

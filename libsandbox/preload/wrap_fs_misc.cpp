@@ -136,7 +136,7 @@ int fchdir(int fd) noexcept {
 int chroot(const char* path) noexcept {
   ActiveTenant* t = sb::current();
   if (t == nullptr) return SB_REAL(chroot)(path);
-  if (sb::refuse(*t, "chroot", Need::Write, path != nullptr ? path : "", EACCES, "chroot is not for tenants"))
+  if (sb::refuse(*t, "chroot", Need::Write, sb::fs::or_empty(path), EACCES, "chroot is not for tenants"))
     return sb::fail(EACCES);
   return SB_REAL(chroot)(path);
 }

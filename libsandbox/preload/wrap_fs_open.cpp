@@ -279,7 +279,7 @@ FILE* freopen64(const char* path, const char* mode, FILE* stream) noexcept {
 int name_to_handle_at(int dirfd, const char* path, struct file_handle* handle, int* mount_id, int flags) noexcept {
   ActiveTenant* t = sb::current();
   if (t == nullptr) return SB_REAL(name_to_handle_at)(dirfd, path, handle, mount_id, flags);
-  if ((flags & AT_EMPTY_PATH) != 0 && path != nullptr && path[0] == '\0')
+  if ((flags & AT_EMPTY_PATH) != 0 && sb::fs::is_empty_path(path))
     return SB_REAL(name_to_handle_at)(dirfd, path, handle, mount_id, flags);
   sb::fs::Request rq;
   rq.need = tenant::Need::Stat;
