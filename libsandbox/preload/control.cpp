@@ -130,7 +130,10 @@ void control_init() noexcept {
     std::snprintf(g_state_dir, sizeof g_state_dir, "%s", dir);
 
   const char* id = ::getenv("TENANT_SANDBOX_TENANT");
-  if (id == nullptr) return;
+  if (id == nullptr) {
+    net::adopt_inherited();
+    return;
+  }
   // A process started from a tenant (exec wrapper or `tenant-sandbox run`):
   // it is that tenant for its whole life. Anything wrong with the variables
   // means no rights at all, never "no tenant" (fail closed).
@@ -167,6 +170,7 @@ void control_init() noexcept {
   }
   g_process_tenant.store(t, std::memory_order_release);
   g_supervised.store(true, std::memory_order_release);
+  net::adopt_inherited();
 }
 
 }  // namespace sb
