@@ -1,0 +1,4 @@
+# File-system probes (fs part). MODE run: each probe runs as tenant site-a
+# from its first instruction under `tenant-sandbox run`, cwd ROOT/www/site-a.
+# Each also fails when run without libsandbox (the denied checks succeed).
+ts_add_probe(fs_open SOURCES fs_open.c)
