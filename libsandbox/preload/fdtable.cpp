@@ -51,7 +51,8 @@ void note_socket(int fd, const ActiveTenant* t) noexcept { set_entry(fd, make_en
 
 void mark_internal(int fd) noexcept {
   if (!tracked(fd)) return;
-  g_entry[idx(fd)].fetch_or(kInternal | kKnown, std::memory_order_acq_rel);
+  // Overwrite: whatever a previous descriptor of that number left is stale.
+  g_entry[idx(fd)].store(kInternal | kKnown, std::memory_order_release);
   raise_high_water(fd);
 }
 

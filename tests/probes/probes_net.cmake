@@ -1,0 +1,3 @@
+# Network and descriptor probes (net part). MODE preload: each probe claims
+# control itself, builds its listeners as the System, then becomes site-a.
+ts_add_probe(net_addr SOURCES net_addr.c MODE preload)
