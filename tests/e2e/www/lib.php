@@ -1,0 +1,1 @@
+<?php echo "lib-of-" . basename(__DIR__);

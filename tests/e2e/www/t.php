@@ -1,0 +1,150 @@
+<?php
+// One probe script, copied into every tenant's folder: the test asks it to
+// try one operation (?op=...&arg=...) and reports what happened as JSON.
+// "ok" is true when the operation SUCCEEDED, so a cross-tenant attempt must
+// come back ok=false, and the same attempt from an unconfined vhost ok=true.
+header('Content-Type: application/json');
+$op = $_GET['op'] ?? 'whoami';
+$arg = $_GET['arg'] ?? '';
+$out = ['tenant' => $_SERVER['TENANT_ID'] ?? null, 'pid' => getmypid(), 'op' => $op];
+set_error_handler(function ($no, $str) use (&$out) { $out['warnings'][] = $str; return true; });
+$here = __DIR__;
+switch ($op) {
+case 'whoami':
+    $out['ok'] = true;
+    break;
+case 'read':
+    $r = file_get_contents($arg);
+    $out['ok'] = $r !== false;
+    $out['data'] = $r === false ? null : $r;
+    break;
+case 'write':
+    $out['ok'] = file_put_contents($arg, $_GET['data'] ?? 'written') !== false;
+    break;
+case 'scandir':
+    $r = scandir($arg);
+    $out['ok'] = $r !== false;
+    $out['data'] = $r;
+    break;
+case 'glob':
+    $r = glob($arg);
+    $out['ok'] = !empty($r);
+    $out['data'] = $r;
+    break;
+case 'globstream':
+    $r = [];
+    try {
+        foreach (new DirectoryIterator('glob://' . $arg) as $f) { $r[] = $f->getFilename(); }
+    } catch (Throwable $e) { $out['error'] = $e->getMessage(); }
+    $out['ok'] = !empty($r);
+    $out['data'] = $r;
+    break;
+case 'tempnam':
+    $r = tempnam($arg, 'x');
+    // PHP falls back to the system temp dir when $arg is unusable: only a
+    // file inside $arg counts as success.
+    $out['ok'] = $r !== false && strncmp($r, $arg, strlen($arg)) === 0;
+    $out['data'] = $r;
+    break;
+case 'symlink':
+    $link = $here . '/link-' . bin2hex(random_bytes(4));
+    $out['created'] = symlink($arg, $link);
+    $r = file_get_contents($link);
+    $out['ok'] = $r !== false;
+    $out['data'] = $r === false ? null : $r;
+    break;
+case 'link':
+    $link = $here . '/hard-' . bin2hex(random_bytes(4));
+    $out['created'] = link($arg, $link);
+    $r = $out['created'] ? file_get_contents($link) : false;
+    $out['ok'] = $r !== false;
+    break;
+case 'include':
+    ob_start();
+    $r = include $arg;
+    $out['data'] = ob_get_clean();
+    $out['ok'] = $r !== false;
+    break;
+case 'connect':
+    [$h, $p] = explode(':', $arg);
+    $s = fsockopen($h, (int)$p, $en, $es, 3);
+    $out['ok'] = $s !== false;
+    $out['error'] = $es;
+    break;
+case 'curl':
+    $c = curl_init($arg);
+    curl_setopt($c, CURLOPT_RETURNTRANSFER, true);
+    curl_setopt($c, CURLOPT_TIMEOUT, 3);
+    $r = curl_exec($c);
+    $out['ok'] = $r !== false;
+    $out['error'] = curl_error($c);
+    break;
+case 'sendto':
+    [$h, $p] = explode(':', $arg);
+    $s = socket_create(AF_INET, SOCK_DGRAM, SOL_UDP);
+    $n = socket_sendto($s, "ping", 4, 0, $h, (int)$p);
+    $out['ok'] = $n === 4;
+    $out['error'] = socket_strerror(socket_last_error($s));
+    break;
+case 'shell':
+    $r = shell_exec('echo exec-worked');
+    $out['ok'] = is_string($r) && strpos($r, 'exec-worked') !== false;
+    break;
+case 'proc_open':
+    $p = proc_open(['/bin/echo', 'exec-worked'], [1 => ['pipe', 'w']], $pipes);
+    $r = '';
+    if (is_resource($p)) { $r = stream_get_contents($pipes[1]); fclose($pipes[1]); proc_close($p); }
+    $out['ok'] = strpos($r, 'exec-worked') !== false;
+    break;
+case 'mail':
+    $out['ok'] = mail('nobody@example.invalid', 'subject', 'body');
+    break;
+case 'kill':
+    $out['ok'] = posix_kill((int)$arg, 0);
+    $out['error'] = posix_strerror(posix_get_last_error());
+    break;
+case 'session_write':
+    session_start();
+    $_SESSION['v'] = $arg;
+    $out['ok'] = true;
+    $out['data'] = session_id();
+    $out['path'] = session_save_path();
+    break;
+case 'session_read':
+    session_start();
+    $out['data'] = $_SESSION['v'] ?? null;
+    $out['ok'] = isset($_SESSION['v']);
+    break;
+case 'sleep':
+    ignore_user_abort(true);
+    sleep((int)$arg);
+    $out['ok'] = true;
+    break;
+case 'fatal':
+    undefined_function_for_the_test();
+    break;
+case 'timeout':
+    set_time_limit(1);
+    for (;;) { }
+case 'late':
+    // Tenant code that runs after the script: a shutdown function and a
+    // destructor. Each records whether it could still write its own folder
+    // and whether it could read another tenant's file ($arg).
+    $probe = function (string $who) use ($arg, $here) {
+        $other = @file_get_contents($arg) !== false;
+        @file_put_contents("$here/late-$who.json",
+            json_encode(['tenant' => $_SERVER['TENANT_ID'] ?? null, 'other_readable' => $other]));
+    };
+    register_shutdown_function(function () use ($probe) { $probe('shutdown'); });
+    $GLOBALS['late_object'] = new class($probe) {
+        private $p;
+        function __construct($p) { $this->p = $p; }
+        function __destruct() { ($this->p)('destructor'); }
+    };
+    ob_start(function ($buf) use ($probe) { $probe('output'); return $buf; });
+    $out['ok'] = true;
+    break;
+default:
+    $out['error'] = 'unknown op';
+}
+echo json_encode($out);
