@@ -30,6 +30,12 @@ void sys_close(int fd) noexcept {
   if (fd >= 0) SB_REAL(close)(fd);
 }
 
+// A directory above an allowed area: the decision names the area below it
+// (for the log), but grants Stat only and nothing is opened beneath a root.
+bool is_ancestor(const tenant::Decision& d) noexcept {
+  return d.area < 0 || d.key == tenant::RuleKey::Ancestor || d.granted < Access::Read;
+}
+
 bool starts_with(const char* s, const char* prefix) noexcept {
   return std::strncmp(s, prefix, std::strlen(prefix)) == 0;
 }
@@ -178,7 +184,7 @@ int decide_and_open(ActiveTenant& t, const char* op, const Request& rq, Target& 
     return deny(t, op, rq.need, out.path, why.empty() ? nullptr : why.c_str());
   }
   out.granted = d.granted;
-  if (d.area < 0) {
+  if (is_ancestor(d)) {
     // Granted as an ancestor of an allowed area (Stat only): act on the
     // string; these directories belong to the operator, not the tenant.
     if (rq.need == Need::Stat && rq.how != How::Open) {
@@ -338,7 +344,7 @@ int walk(ActiveTenant& t, const char* abs, bool follow_final, char* out) noexcep
       // Directories above an area and the area roots belong to the
       // operator (a root may itself be a symlink to where the data is);
       // they are taken as named.
-      if (d.area < 0 || t.ctx->areas()[static_cast<std::size_t>(d.area)].path.size() == olen) continue;
+      if (is_ancestor(d) || t.ctx->areas()[static_cast<std::size_t>(d.area)].path.size() == olen) continue;
     }
     const ssize_t n = SB_REAL(readlink)(out, tmp, sizeof tmp - 1);
     if (n < 0) {

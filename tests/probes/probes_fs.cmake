@@ -2,3 +2,4 @@
 # from its first instruction under `tenant-sandbox run`, cwd ROOT/www/site-a.
 # Each also fails when run without libsandbox (the denied checks succeed).
 ts_add_probe(fs_open SOURCES fs_open.c)
+ts_add_probe(fs_meta SOURCES fs_meta.c)
