@@ -3,3 +3,4 @@
 # Each also fails when run without libsandbox (the denied checks succeed).
 ts_add_probe(fs_open SOURCES fs_open.c)
 ts_add_probe(fs_meta SOURCES fs_meta.c)
+ts_add_probe(fs_change SOURCES fs_change.c)
