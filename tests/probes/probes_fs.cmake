@@ -4,3 +4,4 @@
 ts_add_probe(fs_open SOURCES fs_open.c)
 ts_add_probe(fs_meta SOURCES fs_meta.c)
 ts_add_probe(fs_change SOURCES fs_change.c)
+ts_add_probe(fs_dir SOURCES fs_dir.c)
