@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "fdtable.hpp"
 #include "internal.hpp"
 #include "proc_common.hpp"
 
@@ -314,17 +315,21 @@ extern "C" FILE* popen(const char* command, const char* mode) noexcept {
   pid_t pid = -1;
   if (rc == 0) rc = shell_command(*t, "popen", command, &pid, &fa, nullptr);
   posix_spawn_file_actions_destroy(&fa);
-  ::close(child_end);
+  // Our own pipe: closed and flagged directly, not through the descriptor
+  // wrappers (which judge descriptors by who opened them).
+  SB_REAL(close)(child_end);
   if (rc != 0) {
-    ::close(parent_end);
+    SB_REAL(close)(parent_end);
     errno = rc;
     return nullptr;
   }
-  if (!cloexec) ::fcntl(parent_end, F_SETFD, 0);
+  if (!cloexec) SB_REAL(fcntl)(parent_end, F_SETFD, 0);
+  // From here the stream is the tenant's, like any descriptor it opened.
+  sb::fds::note_opened(parent_end, t);
   FILE* f = ::fdopen(parent_end, reading ? "r" : "w");
   if (f == nullptr) {
     const int e = errno;
-    ::close(parent_end);
+    SB_REAL(close)(parent_end);
     int st;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }

@@ -1,0 +1,16 @@
+# Probes of the process part: exec family, spawn, system/popen, threads,
+# signals, syscall(), and the control channel. See each proc_*.c header for
+# why it fails without the wrapper it exercises.
+
+# A statically linked program (ignores LD_PRELOAD): listed on site-a's exec
+# list by proc_exec.policy.json as @ROOT@/../../proc_static_hello, i.e. this
+# folder, where the fixture root work/<probe> lives.
+add_executable(proc_static_hello proc_static_hello.c)
+target_compile_options(proc_static_hello PRIVATE -Wall -Wextra)
+target_link_options(proc_static_hello PRIVATE -static)
+set_target_properties(proc_static_hello PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+
+ts_add_probe(proc_exec SOURCES proc_exec.c MODE run)
+foreach(v plain fortify lfs)
+  add_dependencies(probe_proc_exec_${v} proc_static_hello)
+endforeach()
