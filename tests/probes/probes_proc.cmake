@@ -14,3 +14,5 @@ ts_add_probe(proc_exec SOURCES proc_exec.c MODE run)
 foreach(v plain fortify lfs)
   add_dependencies(probe_proc_exec_${v} proc_static_hello)
 endforeach()
+
+ts_add_probe(proc_noshell SOURCES proc_noshell.c MODE run)
