@@ -27,12 +27,13 @@ constexpr std::uint32_t kProbeLimit = 512;
 constexpr std::uint64_t kTomb = ~0ull;              // a freed object slot (probe on)
 constexpr std::uint64_t kClaiming = ~0ull - 1;      // an object slot being filled in
 // A reconcile dumps every socket of the host: at most one per tenant per
-// 100 ms, however hard a tenant at its cap hammers connect().
-constexpr std::int64_t kReconcileEveryMs = 100;
+// 50 ms, however hard a tenant at its cap hammers connect().
+constexpr std::int64_t kReconcileEveryMs = 50;
 // A socket registered just before its connect() is still unhashed (TCP_CLOSE)
-// and absent from inet_diag's dump: a reconcile running in that window must
-// not take it for dead.
-constexpr std::int64_t kNewbornMs = 1000;
+// and absent from inet_diag's dump: while its connect() is in flight
+// (pending) a reconcile must not take it for dead. A process killed inside
+// connect() leaves its object pending: after 30 s it is judged like any other.
+constexpr std::int64_t kPendingMs = 30000;
 
 struct TenantSlot {
   std::atomic<std::uint32_t> state;  // 0 free, 1 being claimed, 2 ready
@@ -46,7 +47,7 @@ struct ObjectSlot {
   std::atomic<std::uint32_t> tenant;   // tenant slot index + 1
   std::atomic<std::int32_t> refs;      // descriptors referring to it, over all processes
   std::atomic<std::int32_t> handover;  // references handed to an exec'd image, not yet adopted
-  std::atomic<std::int32_t> pad;
+  std::atomic<std::int32_t> pending;  // 1 while the registering connect() runs
   std::atomic<std::int64_t> born_ms;
 };
 
@@ -267,6 +268,7 @@ bool insert_object(Map& m, std::uint64_t ino, std::uint32_t slot) noexcept {
     o.tenant.store(slot + 1, std::memory_order_relaxed);
     o.refs.store(1, std::memory_order_relaxed);
     o.handover.store(0, std::memory_order_relaxed);
+    o.pending.store(1, std::memory_order_relaxed);
     o.born_ms.store(now_ms(), std::memory_order_relaxed);
     o.ino.store(ino, std::memory_order_release);
     return true;
@@ -308,7 +310,8 @@ bool reconcile(Map& m, std::uint32_t slot) noexcept {
     const std::uint64_t ino = o.ino.load(std::memory_order_acquire);
     if (ino == 0 || ino == kTomb || ino == kClaiming) continue;
     if (o.tenant.load(std::memory_order_relaxed) != slot + 1) continue;
-    if (now - o.born_ms.load(std::memory_order_relaxed) < kNewbornMs) continue;
+    if (o.pending.load(std::memory_order_acquire) != 0 && now - o.born_ms.load(std::memory_order_relaxed) < kPendingMs)
+      continue;
     items[c.n++] = Candidate{ino, static_cast<int>(k), false};
   }
   if (c.n == 0) return true;
@@ -379,6 +382,20 @@ bool add_ref(std::uint64_t ino) noexcept {
   while (cur > 0)
     if (refs.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) return true;
   return false;  // being freed: its last descriptor is gone
+}
+
+void settle(std::uint64_t ino) noexcept {
+  Map* m = g_map.load(std::memory_order_acquire);
+  if (m == nullptr || ino == 0) return;
+  if (const int k = find_object(*m, ino); k >= 0)
+    m->objects[static_cast<std::uint32_t>(k)].pending.store(0, std::memory_order_release);
+}
+
+bool is_counted(std::uint64_t ino) noexcept {
+  Map* m = g_map.load(std::memory_order_acquire);
+  if (m == nullptr || ino == 0) return false;
+  const int k = find_object(*m, ino);
+  return k >= 0 && m->objects[static_cast<std::uint32_t>(k)].refs.load(std::memory_order_acquire) > 0;
 }
 
 void hand_over(std::uint64_t ino) noexcept {

@@ -35,7 +35,10 @@ inline bool limited(const ActiveTenant& t) noexcept {
 // the budget file cannot be opened or its tables are full (fail closed).
 // Logs nothing: the caller refuses through sb::refuse.
 int reserve(const ActiveTenant& t, std::uint64_t ino) noexcept;
-// Same, ignoring the cap (exec_failed re-registering, audit mode).
+// The registering connect() returned: the socket is now visible to the
+// kernel's socket dumps (until then reconcile leaves it alone).
+void settle(std::uint64_t ino) noexcept;
+// Same as reserve, ignoring the cap (exec_failed re-registering, audit mode).
 void force_register(const ActiveTenant& t, std::uint64_t ino) noexcept;
 // One descriptor of a counted object went away; the last one frees it.
 void drop_ref(std::uint64_t ino) noexcept;
@@ -47,6 +50,7 @@ bool add_ref(std::uint64_t ino) noexcept;
 // with no pending hand-over adds one instead: the child of posix_spawn,
 // system or popen (clone + exec inside glibc, no fork wrapper) holds a new
 // reference. False when `ino` is not counted.
+bool is_counted(std::uint64_t ino) noexcept;  // registered and not being freed
 void hand_over(std::uint64_t ino) noexcept;
 void take_back(std::uint64_t ino) noexcept;  // exec failed: the hand-over did not happen
 bool adopt(std::uint64_t ino) noexcept;

@@ -75,9 +75,10 @@ int begin_connection(ActiveTenant& t, const char* op, int fd, const char* target
 
 void end_connection(int fd, Ticket& tk, bool connected) noexcept {
   if (!tk.registered) return;
-  if (connected)
+  if (connected) {
     fds::set_counted(fd, tk.ino);
-  else
+    budget::settle(tk.ino);
+  } else
     budget::drop_ref(tk.ino);
   tk.registered = false;
 }

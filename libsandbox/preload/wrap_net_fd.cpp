@@ -241,19 +241,29 @@ extern "C" int fcloseall(void) noexcept {
 
 namespace sb::net {
 
-void before_fork() noexcept {}
-
 // The child holds a copy of every descriptor: one more reference of each
-// counted connection. (Done in the child: if the parent closes one in the
-// meantime and it was the last reference, the child's copy simply stops
-// counting; reconcile never sees it as dead while the child holds it, so
-// at worst one connection goes uncounted, never locked out.)
+// counted connection, taken in the parent BEFORE fork -- taken in the child
+// it would race with the parent closing its copy right after fork (the
+// object would be freed first and the child's copy never counted). A fork
+// that fails leaves those extra references behind: the objects then stay
+// counted until they are closed and a reconcile at the cap sees them dead
+// (after_fork cannot tell a failed fork from a successful one).
+void before_fork() noexcept {
+  ErrnoKeeper keep;
+  const int hw = fds::high_water();
+  for (int fd = 0; fd < hw; ++fd)
+    if (const std::uint64_t ino = fds::counted_ino(fd); ino != 0) (void)budget::add_ref(ino);
+}
+
+// In the child, a descriptor whose object was no longer counted at fork
+// time (add_ref found it gone) would drop someone else's reference later:
+// check again and forget what is not counted.
 void after_fork(bool in_child) noexcept {
   if (!in_child) return;
   ErrnoKeeper keep;
   const int hw = fds::high_water();
   for (int fd = 0; fd < hw; ++fd)
-    if (const std::uint64_t ino = fds::counted_ino(fd); ino != 0 && !budget::add_ref(ino)) fds::clear_counted(fd);
+    if (const std::uint64_t ino = fds::counted_ino(fd); ino != 0 && !budget::is_counted(ino)) fds::clear_counted(fd);
 }
 
 // exec closes the close-on-exec descriptors: their references go. The
@@ -286,8 +296,10 @@ void exec_failed() noexcept {
     } else if ((fl & FD_CLOEXEC) == 0) {
       budget::take_back(ino);
     } else if (!budget::add_ref(ino)) {
-      if (t != nullptr)
+      if (t != nullptr) {
         budget::force_register(*t, ino);  // we held the last reference: count it again
+        budget::settle(ino);
+      }
       else
         fds::clear_counted(fd);
     }
