@@ -58,8 +58,9 @@ const std::vector<std::string>& system_read_baseline() noexcept {
       "/etc/services", "/etc/protocols",
       // getpwuid/getgrgid (PHP get_current_user, posix_getpwuid, ~ in paths).
       "/etc/passwd", "/etc/group",
-      // localtime(): TZ data. /etc/localtime is a symlink into zoneinfo.
-      "/etc/localtime", "/usr/share/zoneinfo",
+      // localtime(): TZ data. /etc/localtime is a symlink into zoneinfo, and
+      // Landlock checks the file a symlink resolves to, so no rule of its own.
+      "/usr/share/zoneinfo",
       // setlocale(): the locale archive and C.utf8.
       "/usr/lib/locale",
       // iconv() (PHP iconv, mbstring fallbacks) dlopens gconv modules.
@@ -97,25 +98,33 @@ class RulesetBuilder {
   // because a symlink the tenant planted at an area path would re-point the
   // rule at another tenant's tree.
   bool add(const std::string& path, std::uint64_t rights, bool follow) {
-    const int flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-    const int pfd = ::open(path.c_str(), flags);
+    // Every system call counts: on a paravirtualised host one costs ~4 us
+    // (measured here), and this runs per request. A directory takes three
+    // (open, add_rule, close); only non-directories pay for an fstat.
+    const int nofollow = follow ? 0 : O_NOFOLLOW;
+    int pfd = ::open(path.c_str(), O_PATH | O_CLOEXEC | O_DIRECTORY | nofollow);
+    if (pfd < 0 && errno == ENOTDIR) {
+      pfd = ::open(path.c_str(), O_PATH | O_CLOEXEC | nofollow);
+      if (pfd >= 0) {
+        struct stat st {};
+        if (::fstat(pfd, &st) != 0) {
+          const int err = errno;
+          ::close(pfd);
+          error_ = errno_text("fstat " + path, err);
+          return false;
+        }
+        if (S_ISLNK(st.st_mode)) {
+          ::close(pfd);
+          rep_.skipped.push_back(path + " (symlink, not followed)");
+          return true;
+        }
+        rights &= kFsFileRights;  // the kernel refuses directory rights on a file
+      }
+    }
     if (pfd < 0) {
       rep_.skipped.push_back(path + " (" + std::strerror(errno) + ")");
       return true;
     }
-    struct stat st {};
-    if (::fstat(pfd, &st) != 0) {
-      const int err = errno;
-      ::close(pfd);
-      error_ = errno_text("fstat " + path, err);
-      return false;
-    }
-    if (S_ISLNK(st.st_mode)) {
-      ::close(pfd);
-      rep_.skipped.push_back(path + " (symlink, not followed)");
-      return true;
-    }
-    if (!S_ISDIR(st.st_mode)) rights &= kFsFileRights;
     rights &= handled_;
     if (rights == 0) {
       ::close(pfd);
@@ -247,6 +256,11 @@ Result<ConfineReport> Confinement::apply_and_report() const noexcept {
   } catch (...) {
     return Error{};
   }
+}
+
+int Confinement::apply_landlock() const noexcept {
+  if (ruleset_fd_ >= 0 && restrict_self(ruleset_fd_, 0) != 0) return -errno;
+  return 0;
 }
 
 int Confinement::apply() const noexcept {
