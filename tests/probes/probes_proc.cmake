@@ -16,3 +16,5 @@ foreach(v plain fortify lfs)
 endforeach()
 
 ts_add_probe(proc_noshell SOURCES proc_noshell.c MODE run)
+
+ts_add_probe(proc_signal SOURCES proc_signal.c MODE run)
