@@ -242,6 +242,36 @@ int in_new_thread(std::function<int()> fn) {
   return t.result;
 }
 
+
+// The module's way: the request runs on a thread from start_confined_thread.
+struct SpawnJob {
+  std::function<int()> fn;
+  int result = -1;
+};
+void* spawn_main(void* a) {
+  auto* j = static_cast<SpawnJob*>(a);
+  j->result = j->fn();
+  return nullptr;
+}
+int in_spawned_thread(const tenant::TenantContext& ctx, std::function<int()> fn) {
+  auto c = tenant::kernel::Confinement::prepare(ctx);
+  if (!c) return 252;
+  SpawnJob j{std::move(fn)};
+  pthread_t th;
+  if (tenant::kernel::start_confined_thread(*c.value(), spawn_main, &j, &th) != 0) return 253;
+  pthread_join(th, nullptr);
+  return j.result;
+}
+
+// getpid through the i386 entry (int 0x80): a deny list of x86_64 numbers
+// would not match i386 numbers, so the filter must refuse the whole ABI.
+int int80_getpid() {
+  long ret = 20;  // __NR_getpid on i386
+  __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+  if (ret < 0) return static_cast<int>(-ret);
+  return ret == getpid() ? 0 : EIO;
+}
+
 // ---- harness ---------------------------------------------------------------
 
 enum class Layer { ThreadA, ThreadPhp, Baseline };
@@ -309,6 +339,17 @@ void denied(const std::string& name, Layer layer, int expect, const std::functio
   const bool ok = free_rc == 0 && conf_rc == expect;
   report(ok, name, "unconfined " + show(free_rc) + ", confined " + show(conf_rc) +
                        (ok ? "" : " (expected unconfined ok, confined " + show(expect) + ")"));
+}
+
+// For entry points this kernel may not have at all (IA32 emulation, x32):
+// when the unconfined attempt fails, the check cannot be real here: SKIP.
+void denied_if_available(const std::string& name, Layer layer, int expect, const std::function<int()>& attempt) {
+  const int free_rc = run_child(attempt);
+  if (free_rc != 0) {
+    std::printf("SKIP %s: not available on this kernel (unconfined %s)\n", name.c_str(), show(free_rc).c_str());
+    return;
+  }
+  denied(name, layer, expect, attempt);
 }
 
 // The tenant's own rights: must succeed both ways.
@@ -510,11 +551,51 @@ int main(int argc, char** argv) {
   });
   allowed("kill(own process, 0)", A, [] { return err_or_ok(kill(getpid(), 0)); });
 
+  std::printf("-- start_confined_thread (spawner-inherited seccomp + Landlock in the new thread)\n");
+  staged("request thread: syscall(SYS_openat) site-b/secret.txt", EACCES, [&](bool confined) {
+    auto fn = [&] { return raw_openat(secret, O_RDONLY); };
+    return confined ? in_spawned_thread(*g_site_a, fn) : in_new_thread(fn);
+  });
+  staged("request thread: io_uring_setup", ENOSYS, [&](bool confined) {
+    auto fn = [] {
+      Ring r;
+      return ring_setup(r);
+    };
+    return confined ? in_spawned_thread(*g_site_a, fn) : in_new_thread(fn);
+  });
+  staged("request thread: execv(static binary), exec list empty", EACCES, [&](bool confined) {
+    return confined ? in_spawned_thread(*g_site_a, exec_static) : in_new_thread(exec_static);
+  });
+  staged("request thread: kill(sibling, 0)", EPERM, [&](bool confined) {
+    auto fn = [] { return err_or_ok(kill(g_sibling, 0)); };
+    return confined ? in_spawned_thread(*g_site_a, fn) : in_new_thread(fn);
+  });
+  staged("request thread: memfd + execveat, exec list [php8.2]", EACCES, [&](bool confined) {
+    auto fn = [] { return memfd_exec(0); };
+    return confined ? in_spawned_thread(*g_site_php, fn) : in_new_thread(fn);
+  });
+  staged("request threads of two tenants in turn; the worker thread stays free", 0, [&](bool confined) {
+    if (confined) {
+      if (in_spawned_thread(*g_site_a, [&] { return raw_openat(p("www/site-a/file.txt"), O_RDONLY); }) != 0) return 1;
+      if (in_spawned_thread(*g_site_a, [&] { return raw_openat(secret, O_RDONLY); }) != EACCES) return 2;
+      if (in_spawned_thread(*g_site_php, [&] { return raw_openat(secret, O_RDONLY); }) != EACCES) return 3;
+    }
+    return raw_openat(secret, O_RDONLY);  // the worker's own thread
+  });
+  staged("request thread: own file still readable", 0, [&](bool confined) {
+    auto fn = [&] { return raw_openat(p("www/site-a/file.txt"), O_RDONLY); };
+    return confined ? in_spawned_thread(*g_site_a, fn) : in_new_thread(fn);
+  });
+
   std::printf("-- apply_worker_baseline (process-wide)\n");
   const Layer B = Layer::Baseline;
   denied("io_uring_setup", B, ENOSYS, [] {
     Ring r;
     return ring_setup(r);
+  });
+  denied_if_available("i386 entry: int 0x80 getpid (other ABI numbers)", B, ENOSYS, int80_getpid);
+  denied_if_available("x32 entry: getpid | __X32_SYSCALL_BIT", B, ENOSYS, [] {
+    return err_or_ok(syscall(39 | 0x40000000L));
   });
   denied("ptrace(PTRACE_ATTACH, sibling)", B, EPERM, ptrace_sibling);
   denied("process_vm_readv(sibling)", B, EPERM, vm_read_sibling);
