@@ -18,3 +18,15 @@ endforeach()
 ts_add_probe(proc_noshell SOURCES proc_noshell.c MODE run)
 
 ts_add_probe(proc_signal SOURCES proc_signal.c MODE run)
+
+# Stands in for PHP FFI / an extension calling the C API from its own code.
+# No sibling calls: `return f(id);` compiled as a tail jump would leave the
+# probe's (the claimant's) return address in place, and libffi's ffi_call,
+# which this simulates, makes a real call.
+add_library(proc_ffi_lib SHARED proc_ffi_lib.c)
+target_compile_options(proc_ffi_lib PRIVATE -Wall -Wextra -fno-optimize-sibling-calls)
+target_link_libraries(proc_ffi_lib PRIVATE ${CMAKE_DL_LIBS})
+ts_add_probe(proc_control SOURCES proc_control.c MODE preload ARGS $<TARGET_FILE:proc_ffi_lib>)
+foreach(v plain fortify lfs)
+  add_dependencies(probe_proc_control_${v} proc_ffi_lib)
+endforeach()
