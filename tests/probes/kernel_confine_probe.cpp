@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "kernel_confine.hpp"
+#include "kernel_confine_c.h"
 #include "tenant/context.hpp"
 #include "tenant/policy.hpp"
 
@@ -585,6 +586,21 @@ int main(int argc, char** argv) {
   staged("request thread: own file still readable", 0, [&](bool confined) {
     auto fn = [&] { return raw_openat(p("www/site-a/file.txt"), O_RDONLY); };
     return confined ? in_spawned_thread(*g_site_a, fn) : in_new_thread(fn);
+  });
+
+  staged("C facade: tenant_kernel_prepare + tenant_kernel_start_thread, openat site-b", EACCES, [&](bool confined) {
+    auto fn = [&] { return raw_openat(secret, O_RDONLY); };
+    if (!confined) return in_new_thread(fn);
+    tenant_kernel_confinement* c = nullptr;
+    char msg[512];
+    if (tenant_kernel_prepare(g_site_a, nullptr, nullptr, nullptr, &c, msg, sizeof msg) != 0) return 252;
+    SpawnJob j{fn};
+    pthread_t th;
+    const int rc = tenant_kernel_start_thread(c, spawn_main, &j, &th);
+    tenant_kernel_free(c);
+    if (rc != 0) return 253;
+    pthread_join(th, nullptr);
+    return j.result;
   });
 
   std::printf("-- apply_worker_baseline (process-wide)\n");
