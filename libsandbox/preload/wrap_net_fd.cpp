@@ -397,3 +397,25 @@ __attribute__((destructor)) void release_at_exit() noexcept {
 }  // namespace
 
 }  // namespace sb::net
+
+// ---- descriptors a tenant creates without a path -------------------------------
+
+extern "C" int pipe(int fds[2]) noexcept {
+  const int rc = SB_REAL(pipe)(fds);
+  if (rc == 0) {
+    const ActiveTenant* t = sb::current();
+    sb::fds::note_opened(fds[0], t);
+    sb::fds::note_opened(fds[1], t);
+  }
+  return rc;
+}
+
+extern "C" int pipe2(int fds[2], int flags) noexcept {
+  const int rc = SB_REAL(pipe2)(fds, flags);
+  if (rc == 0) {
+    const ActiveTenant* t = sb::current();
+    sb::fds::note_opened(fds[0], t);
+    sb::fds::note_opened(fds[1], t);
+  }
+  return rc;
+}

@@ -59,6 +59,13 @@ int main(int argc, char **argv) {
     EXPECT_ERRNO("dup2 over a system descriptor", EACCES, dup2(own, sysfd) < 0);
     EXPECT_ERRNO("clear close-on-exec of a system descriptor", EACCES, fcntl(sysfd, F_SETFD, 0) < 0);
     EXPECT_OK("dup2 own descriptor onto stdin", dup2(own, 0) == 0);
+    int pp[2];
+    EXPECT_OK("pipe", pipe(pp) == 0);
+    EXPECT_OK("dup2 own pipe onto stdout's number (proc_open's child)", (d = dup(1)) >= 0 && dup2(pp[1], d) == d);
+    close(d), close(pp[0]), close(pp[1]);
+    EXPECT_OK("pipe2", pipe2(pp, O_CLOEXEC) == 0);
+    EXPECT_OK("F_DUPFD own pipe", (d = fcntl(pp[0], F_DUPFD_CLOEXEC, 20)) >= 20);
+    close(d), close(pp[0]), close(pp[1]);
     int internal = -1;
     for (int fd = 3; fd < 1024 && internal < 0; ++fd)
       if (!was_open[fd] && fd != own && fcntl(fd, F_GETFD) >= 0) internal = fd;
