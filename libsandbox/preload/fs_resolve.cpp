@@ -44,7 +44,8 @@ bool starts_with(const char* s, const char* prefix) noexcept {
 // what they point at (THREATS 9). /dev/fd -> /proc/self/fd, /dev/std* ->
 // /proc/self/fd/N.
 bool is_magic(const char* abs) noexcept {
-  return std::strcmp(abs, "/proc") == 0 || starts_with(abs, "/proc/") || starts_with(abs, "/dev/fd") ||
+  return std::strcmp(abs, "/proc") == 0 || starts_with(abs, "/proc/") || std::strcmp(abs, "/dev") == 0 ||
+         starts_with(abs, "/dev/fd") ||
          starts_with(abs, "/dev/std");
 }
 
