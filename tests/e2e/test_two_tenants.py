@@ -77,10 +77,13 @@ def test_cross_tenant_file_access_fails_and_is_logged(two_tenants, op, target):
     a = two_tenants
     # The control vhost (no sandbox) succeeds: the attack is real.
     assert a.php("free.test", op, target(a))["ok"], "control: attack should work unconfined"
+    planted = os.path.join(tdir(a, "site-b"), "planted.txt")
+    if os.path.exists(planted):
+        os.unlink(planted)
     r = a.php("site-a.test", op, target(a))
     assert r["tenant"] == "site-a"
     assert not r["ok"], f"site-a could {op} {target(a)}: {r}"
-    assert not os.path.exists(os.path.join(tdir(a, "site-b"), "planted.txt")) or op != "write"
+    assert not os.path.exists(planted)
     denials = a.denials("site-a")
     assert any(tdir(a, "site-b") in l for l in denials), f"no denial logged for site-a: {denials}"
     assert not any(f"tenant=site-b " in l for l in a.denials()), "denial blamed on the wrong tenant"
