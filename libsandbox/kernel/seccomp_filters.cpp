@@ -20,7 +20,9 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -311,6 +313,20 @@ BpfProgram build_thread(bool exec_allowed) {
       for (scmp_datum_t fam = 3; fam <= 9; ++fam) b.deny(call, nr, EACCES, {cmp(0, SCMP_CMP_EQ, fam)});
       b.deny(call, nr, EACCES, {cmp(0, SCMP_CMP_GT, AF_INET6)});
     }
+    // The worker's pinned fds (cached Landlock rulesets, see
+    // Confinement::pin) must stay what they are: were tenant code able to
+    // dup2 another ruleset (a more permissive tenant's) over one, or close it
+    // and let dup() refill the number, the next request would be confined
+    // by the wrong rules. fcntl(F_DUPFD) can only pick a free number.
+    const auto floor = static_cast<scmp_datum_t>(reserved_fd_floor());
+    b.deny("close", 3, EBADF, {cmp(0, SCMP_CMP_GE, floor)});
+    b.deny("dup2", 33, EBADF, {cmp(1, SCMP_CMP_GE, floor)});
+    b.deny("dup3", 292, EBADF, {cmp(1, SCMP_CMP_GE, floor)});
+    // close_range(first, ~0U) (closefrom, subprocess close_fds): refused
+    // when it would reach the pinned range; CLOSE_RANGE_CLOEXEC only marks
+    // close-on-exec, which pinned fds already are.
+    b.deny("close_range", 436, EPERM,
+           {cmp(1, SCMP_CMP_GE, floor), cmp(2, SCMP_CMP_MASKED_EQ, CLOSE_RANGE_CLOEXEC, 0)});
     // Same-uid siblings can be reniced, pinned or have their limits cut by
     // pid (THREATS 20); Landlock does not scope these. Only "self" (0).
     b.deny("setpriority", 141, EPERM, {cmp(1, SCMP_CMP_NE, 0)});
@@ -320,7 +336,7 @@ BpfProgram build_thread(bool exec_allowed) {
                             Denied{"sched_setscheduler", 144, EPERM}, Denied{"sched_setattr", 314, EPERM}}) {
       b.deny(d.name, d.nr, d.err, {cmp(0, SCMP_CMP_NE, 0)});
     }
-    b.count(12);  // personality, exec pair, socket pair, 7 pid-taking calls
+    b.count(16);  // personality, exec pair, socket pair, 4 fd calls, 7 pid-taking calls
     b.finish();
   } catch (...) {
     p.error = "out of memory building the thread filter";
@@ -368,6 +384,19 @@ const BpfProgram& thread_filter(bool exec_allowed) noexcept {
 const BpfProgram& personality_filter() noexcept {
   static const BpfProgram p = build_personality();
   return p;
+}
+
+int reserved_fd_floor() noexcept {
+  static const int floor = [] {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
+    const auto cur = static_cast<long>(rl.rlim_cur > (1u << 30) ? (1u << 30) : rl.rlim_cur);
+    // The top 64 numbers (at most a quarter) of the soft limit: far above
+    // what a request opens, and below the limit so F_DUPFD can reach them.
+    const long reserve = cur >= 256 ? 64 : cur / 4;
+    return static_cast<int>(cur - reserve);
+  }();
+  return floor;
 }
 
 int install(const BpfProgram& p, unsigned flags) noexcept {

@@ -25,6 +25,11 @@ const BpfProgram& thread_filter(bool exec_allowed) noexcept;
 // query 0xffffffff. libseccomp cannot compare one argument twice in a rule.
 const BpfProgram& personality_filter() noexcept;
 
+// File descriptors from this number up are the worker's own (pinned
+// Landlock rulesets, Confinement::pin): a confined thread may not close them
+// or dup2/dup3 onto them. Fixed on first use from RLIMIT_NOFILE.
+int reserved_fd_floor() noexcept;
+
 // seccomp(SECCOMP_SET_MODE_FILTER, flags, prog); 0 or -errno.
 int install(const BpfProgram& p, unsigned flags) noexcept;
 

@@ -154,6 +154,8 @@ class RulesetBuilder {
 
 }  // namespace
 
+int reserved_fd_floor() noexcept { return detail::reserved_fd_floor(); }
+
 Confinement::~Confinement() {
   if (ruleset_fd_ >= 0) ::close(ruleset_fd_);
 }
@@ -256,6 +258,17 @@ Result<ConfineReport> Confinement::apply_and_report() const noexcept {
   } catch (...) {
     return Error{};
   }
+}
+
+int Confinement::pin() noexcept {
+  if (ruleset_fd_ < 0) return 0;  // no Landlock: nothing to protect
+  const int floor = detail::reserved_fd_floor();
+  if (ruleset_fd_ >= floor) return 0;
+  const int fd = ::fcntl(ruleset_fd_, F_DUPFD_CLOEXEC, floor);
+  if (fd < 0) return -errno;
+  ::close(ruleset_fd_);
+  ruleset_fd_ = fd;
+  return 0;
 }
 
 int Confinement::apply_landlock() const noexcept {

@@ -86,10 +86,15 @@ void measure(benchmark::State& state, Mode mode, const tenant::TenantContext* ct
     pthread_t th;
     if (mode == Mode::Cached) {
       // One prepared confinement per tenant, reused: only Landlock's
-      // restrict_self per request. (Trade-off: see the report; a ruleset fd
-      // kept in the worker is reachable by confined code.)
+      // restrict_self per request; pinned, so tenant code cannot swap it.
       static std::unique_ptr<tenant::kernel::Confinement> cached;
-      if (!cached) cached = std::move(tenant::kernel::Confinement::prepare(*ctx).value());
+      if (!cached) {
+        cached = std::move(tenant::kernel::Confinement::prepare(*ctx).value());
+        if (cached->pin() != 0) {
+          state.SkipWithError("pin failed");
+          break;
+        }
+      }
       if (tenant::kernel::start_confined_thread(*cached, noop, nullptr, &th) != 0) {
         state.SkipWithError("start_confined_thread failed");
         break;

@@ -264,6 +264,14 @@ int in_spawned_thread(const tenant::TenantContext& ctx, std::function<int()> fn)
   return j.result;
 }
 
+int in_spawned_thread_with(const tenant::kernel::Confinement& c, std::function<int()> fn) {
+  SpawnJob j{std::move(fn)};
+  pthread_t th;
+  if (tenant::kernel::start_confined_thread(c, spawn_main, &j, &th) != 0) return 253;
+  pthread_join(th, nullptr);
+  return j.result;
+}
+
 // getpid through the i386 entry (int 0x80): a deny list of x86_64 numbers
 // would not match i386 numbers, so the filter must refuse the whole ABI.
 int int80_getpid() {
@@ -314,6 +322,7 @@ const char* errname(int e) {
     case ENOSYS: return "ENOSYS";
     case ENOENT: return "ENOENT";
     case EINVAL: return "EINVAL";
+    case EBADF: return "EBADF";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     default: return nullptr;
   }
@@ -601,6 +610,33 @@ int main(int argc, char** argv) {
     if (rc != 0) return 253;
     pthread_join(th, nullptr);
     return j.result;
+  });
+
+  std::printf("-- a pinned Confinement reused across requests (per-tenant cache)\n");
+  staged("pinned ruleset fd: request thread cannot dup2 over it, close it or close_range it", EBADF,
+         [&](bool confined) {
+    auto c = tenant::kernel::Confinement::prepare(*g_site_a);
+    if (!c || c.value()->pin() != 0) return 251;
+    const int fd = c.value()->ruleset_fd();
+    if (fd < tenant::kernel::reserved_fd_floor()) return 249;
+    auto attack = [fd] {
+      if (dup2(0, fd) != fd) return errno;  // swap something else in
+      return 0;
+    };
+    if (!confined) return in_new_thread(attack);
+    auto all = [fd] {
+      if (close(fd) == 0) return 1;
+      if (errno != EBADF) return 2;
+      if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0) return 3;
+      if (dup3(0, fd, O_CLOEXEC) == fd) return 4;
+      return dup2(0, fd) == fd ? 0 : errno;
+    };
+    const int rc = in_spawned_thread_with(*c.value(), all);
+    if (rc != EBADF) return rc == 0 ? 5 : rc;
+    // and the cached confinement still confines the next request
+    if (in_spawned_thread_with(*c.value(), [&] { return raw_openat(secret, O_RDONLY); }) != EACCES) return 6;
+    if (in_spawned_thread_with(*c.value(), [&] { return raw_openat(p("www/site-a/file.txt"), O_RDONLY); }) != 0) return 7;
+    return EBADF;
   });
 
   std::printf("-- apply_worker_baseline (process-wide)\n");
