@@ -14,3 +14,4 @@ ts_add_probe(fs_dlopen SOURCES fs_dlopen.c MODE preload ARGS $<TARGET_FILE:fs_de
 foreach(variant plain fortify lfs)
   add_dependencies(probe_fs_dlopen_${variant} fs_deep_lib)
 endforeach()
+ts_add_probe(fs_audit SOURCES fs_audit.c)
