@@ -290,7 +290,17 @@ std::string TenantContext::to_policy_json() const {
     for (const auto& c : v) a.push_back(to_string(c));
     return a;
   };
-  mine["root"] = r.root;
+  // The root: when it came from the defaults and ends in the id, it is
+  // written back as the template (tenant_root) so it stays "from defaults";
+  // otherwise it becomes the tenant's own.
+  std::string tenant_root = "/nonexistent/{tenant}";
+  const std::string suffix = "/" + id_;
+  if (!r.own(RuleKey::Root) && r.root.size() > suffix.size() &&
+      r.root.compare(r.root.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    tenant_root = r.root.substr(0, r.root.size() - id_.size()) + "{tenant}";
+  } else {
+    mine["root"] = r.root;
+  }
   put(RuleKey::ReadWrite, r.read_write);
   put(RuleKey::ReadOnly, r.read_only);
   put(RuleKey::UnixSockets, r.unix_sockets);
@@ -302,9 +312,7 @@ std::string TenantContext::to_policy_json() const {
   put(RuleKey::Mode, r.mode == Mode::Audit ? "audit" : "enforce");
   json doc = json::object();
   doc["version"] = 1;
-  // Never used for this tenant (its root is explicit) but required, and it
-  // must hold the template.
-  doc["tenant_root"] = "/nonexistent/{tenant}";
+  doc["tenant_root"] = tenant_root;
   doc["unknown_tenants"] = "deny";
   doc["defaults"] = std::move(defaults);
   doc["tenants"] = json::object({{id_, std::move(mine)}});
