@@ -262,10 +262,17 @@ MaxSpareThreads 32"""}[self.mpm]
             time.sleep(0.1)
         raise AssertionError(f"httpd did not come up on {self.port}\n{self.error_log()}")
 
-    def graceful(self):
+    def graceful(self, signal_only=False):
+        """`apache2 -k graceful` (which first checks the configuration in the
+        signalling process, as apache2ctl does), or with signal_only the bare
+        SIGUSR1 to the parent (logrotate, kill -USR1), which makes the running
+        parent re-read everything itself."""
         gen_marker = self.error_log().count("resuming normal operations")
-        r = self.ctl("-k", "graceful")
-        assert r.returncode == 0, r.stderr
+        if signal_only:
+            os.kill(self.pid(), signal.SIGUSR1)
+        else:
+            r = self.ctl("-k", "graceful")
+            assert r.returncode == 0, r.stderr
         end = time.time() + 20
         while time.time() < end and self.error_log().count("resuming normal operations") <= gen_marker:
             time.sleep(0.2)

@@ -181,7 +181,14 @@ def test_bad_policy_on_graceful_keeps_old_policy_and_serving(apache_factory, cas
     secret_b = os.path.join(a.root, "www", "site-b", "secret.txt")
     assert not a.php("site-a.test", "read", secret_b)["ok"]
     write_bad_policy(a, case)
-    a.graceful()
+    # apache2ctl graceful / apache2 -k graceful check the configuration
+    # first: the broken policy is reported on the console, no signal sent.
+    r = a.ctl("-k", "graceful")
+    assert r.returncode != 0 and "AH10901" in r.stderr and a.policy_path in r.stderr, r.stderr
+    assert a.php("site-a.test", "whoami")["tenant"] == "site-a"
+    # A bare SIGUSR1 makes the running parent re-read: refused, logged,
+    # old policy kept.
+    a.graceful(signal_only=True)
     log = a.error_log()
     assert "AH10902" in log and "old one stays in force" in log, log[-3000:]
     # Still serving, still with the old rules: both tenants admitted, still confined.
