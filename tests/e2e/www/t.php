@@ -71,6 +71,29 @@ case 'connect':
     $out['ok'] = $s !== false;
     $out['error'] = $es;
     break;
+case 'connect_many':
+    // Hold connections open: the tenant's max_connections caps them.
+    [$h, $p, $n] = explode(':', $arg);
+    $held = [];
+    $errs = [];
+    for ($i = 0; $i < (int)$n; $i++) {
+        $s = @fsockopen($h, (int)$p, $en, $es, 3);
+        if ($s === false) { $errs[] = "$en:$es"; } else { $held[] = $s; }
+    }
+    $out['data'] = count($held);
+    $out['errors'] = $errs;
+    $out['ok'] = count($held) === (int)$n;
+    break;
+case 'ffi':
+    // THREATS 21: tenant code steering libsandbox itself through FFI.
+    $ffi = FFI::cdef("int sandbox_set_tenant(const char *); int sandbox_clear_tenant(const char *);
+                      const char *sandbox_current_tenant(void);");
+    $out['clear'] = $ffi->sandbox_clear_tenant(null);
+    $out['set'] = $ffi->sandbox_set_tenant($arg);
+    $cur = $ffi->sandbox_current_tenant();
+    $out['current'] = is_string($cur) ? $cur : ($cur === null ? null : FFI::string($cur));
+    $out['ok'] = $out['clear'] === 0 || $out['set'] === 0;
+    break;
 case 'curl':
     $c = curl_init($arg);
     curl_setopt($c, CURLOPT_RETURNTRANSFER, true);
