@@ -412,19 +412,33 @@ extern "C" int sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flag
   try {
     const int saved = errno;
     if (vlen > UIO_MAXIOV) vlen = UIO_MAXIOV;  // the kernel's own clamp
+    // MSG_FASTOPEN: the first message connects the TCP socket (THREATS 13).
+    const bool fastopen = (flags & MSG_FASTOPEN) != 0;
     bool rewrite = false;
+    char first_target[sizeof Dest{}.target] = "";
     for (unsigned int i = 0; i < vlen; ++i) {
       const msghdr& m = vec[i].msg_hdr;
       if (const int e = check_passed_fds(*t, "sendmmsg", &m); e != 0) return sb::fail(e);
       if (m.msg_name == nullptr) continue;
       Dest d;
-      if (const int e = check_destination(*t, "sendmmsg", Need::Send, static_cast<const sockaddr*>(m.msg_name),
-                                          m.msg_namelen, true, d);
+      if (const int e = check_destination(*t, "sendmmsg", fastopen ? Need::Connect : Need::Send,
+                                          static_cast<const sockaddr*>(m.msg_name), m.msg_namelen, !fastopen, d);
           e != 0)
         return sb::fail(e);
       if (d.sa != m.msg_name) rewrite = true;
+      if (i == 0) std::memcpy(first_target, d.target, sizeof first_target);
     }
-    if (!rewrite) return SB_REAL(sendmmsg)(fd, vec, vlen, flags);
+    if (!rewrite) {
+      sb::net::Ticket tk;
+      if (fastopen && vlen > 0 && vec[0].msg_hdr.msg_name != nullptr) {
+        if (const int e = sb::net::begin_connection(*t, "sendmmsg", fd, first_target, tk); e != 0) return sb::fail(e);
+      }
+      const int rc = SB_REAL(sendmmsg)(fd, vec, vlen, flags);
+      const int err = errno;
+      sb::net::end_connection(fd, tk, sb::net::connection_made(rc, err));
+      errno = rc >= 0 ? saved : err;
+      return rc;
+    }
     unsigned int sent = 0;
     for (; sent < vlen; ++sent) {
       msghdr copy = vec[sent].msg_hdr;

@@ -85,8 +85,25 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 4; ++i) c[i] = conn();
   EXPECT_OK("4 connections", c[0] >= 0 && c[1] >= 0 && c[2] >= 0 && c[3] >= 0);
   EXPECT_ERRNO("5th connection", EDQUOT, over_cap());
+  {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_ERRNO("5th connection through sendto(MSG_FASTOPEN)", EDQUOT,
+                 sendto(s, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&g_dst, sizeof g_dst) < 0);
+    struct iovec iov = {.iov_base = "x", .iov_len = 1};
+    struct mmsghdr mm;
+    memset(&mm, 0, sizeof mm);
+    mm.msg_hdr.msg_name = &g_dst, mm.msg_hdr.msg_namelen = sizeof g_dst;
+    mm.msg_hdr.msg_iov = &iov, mm.msg_hdr.msg_iovlen = 1;
+    EXPECT_ERRNO("5th connection through sendmmsg(MSG_FASTOPEN)", EDQUOT, sendmmsg(s, &mm, 1, MSG_FASTOPEN) < 0);
+    struct msghdr m = mm.msg_hdr;
+    EXPECT_ERRNO("5th connection through sendmsg(MSG_FASTOPEN)", EDQUOT, sendmsg(s, &m, MSG_FASTOPEN) < 0);
+    close(s);
+  }
   close(c[3]);
-  EXPECT_OK("close frees one", (c[3] = conn()) >= 0);
+  c[3] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_OK("close frees one (taken by a TCP Fast Open sendto)",
+            sendto(c[3], "x", 1, MSG_FASTOPEN, (struct sockaddr *)&g_dst, sizeof g_dst) == 1);
+  EXPECT_ERRNO("... which counts", EDQUOT, over_cap());
 
   int d = dup(c[0]);
   close(c[0]);
