@@ -106,8 +106,42 @@ int child_path(const char* cwd, const char* path, char* out, std::size_t cap) no
 
 // The opens and chdirs the child performs before exec run inside glibc
 // (no wrapper): posix_spawn with an addopen of another tenant's file would
-// hand the program that file on stdin. 0 or an errno.
-int check_file_actions(sb::ActiveTenant& t, const char* op, const posix_spawn_file_actions_t* fa) noexcept {
+// hand the program that file on stdin. So the actions are checked and
+// rebuilt: each open is performed here, in the parent, through the checked
+// openat wrapper (resolution beneath the tenant's area root, so a symlink
+// the tenant planted in its own tree cannot lead the open elsewhere,
+// THREATS 8), and the child only dup2()s the verified descriptor onto the
+// target. The parent's copies sit high (>= kSpawnFdBase) so they do not
+// collide with descriptors the actions create; a closefrom() action below
+// them makes the spawn fail (EBADF) rather than open anything unchecked.
+// Known difference: an open action with O_CLOEXEC leaves its target open
+// across exec (dup2 clears the flag).
+class SpawnActions {
+ public:
+  SpawnActions() noexcept = default;
+  ~SpawnActions() {
+    if (built_) ::posix_spawn_file_actions_destroy(&fa_);
+    for (int i = 0; i < nfds_; ++i) ::close(fds_[i]);
+  }
+  SpawnActions(const SpawnActions&) = delete;
+  SpawnActions& operator=(const SpawnActions&) = delete;
+
+  // 0 or an errno; `use()` is then the actions to hand to posix_spawn.
+  int build(sb::ActiveTenant& t, const char* op, const posix_spawn_file_actions_t* fa) noexcept;
+  const posix_spawn_file_actions_t* use() const noexcept { return built_ ? &fa_ : original_; }
+
+ private:
+  static constexpr int kSpawnFdBase = 512;
+  static constexpr int kMaxOpens = 32;
+  const posix_spawn_file_actions_t* original_ = nullptr;
+  posix_spawn_file_actions_t fa_{};
+  bool built_ = false;
+  int fds_[kMaxOpens] = {};
+  int nfds_ = 0;
+};
+
+int SpawnActions::build(sb::ActiveTenant& t, const char* op, const posix_spawn_file_actions_t* fa) noexcept {
+  original_ = fa;
   if (fa == nullptr || fa->__used == 0) return 0;
   if (!layout_verified() || fa->__used < 0 || fa->__used > fa->__allocated || fa->__actions == nullptr) {
     return sb::refuse(t, op, tenant::Need::Read, "file actions", EACCES,
@@ -115,37 +149,53 @@ int check_file_actions(sb::ActiveTenant& t, const char* op, const posix_spawn_fi
                ? EACCES
                : 0;
   }
+  if (::posix_spawn_file_actions_init(&fa_) != 0) return ENOMEM;
+  built_ = true;
   const auto* actions = reinterpret_cast<const SpawnAction*>(fa->__actions);
   char cwd[4096] = "";
   for (int i = 0; i < fa->__used; ++i) {
     const SpawnAction& a = actions[i];
     char abs[4096];
+    int rc = 0;
     switch (a.tag) {
       case kOpen: {
         const int oflag = a.action.open_action.oflag;
         const tenant::Need need = ((oflag & O_ACCMODE) != O_RDONLY || (oflag & (O_CREAT | O_TRUNC)) != 0)
                                       ? tenant::Need::Write
                                       : tenant::Need::Read;
-        const int r = child_path(cwd, a.action.open_action.path, abs, sizeof abs);
-        if (r < 0) {
-          if (sb::refuse(t, op, need, a.action.open_action.path != nullptr ? a.action.open_action.path : "", EACCES,
-                         "file action path cannot be resolved"))
-            return EACCES;
-          break;
+        const char* path = a.action.open_action.path != nullptr ? a.action.open_action.path : "";
+        if (child_path(cwd, path, abs, sizeof abs) < 0) {
+          sb::refuse(t, op, need, path, EACCES, "file action path cannot be resolved");
+          return EACCES;
         }
         if (!t.ctx->decide_path(abs, need).allowed &&
             sb::refuse(t, op, need, abs, EACCES, "posix_spawn open action outside the tenant's paths"))
           return EACCES;
+        if (nfds_ == kMaxOpens) return ENOMEM;
+        int fd = ::openat(AT_FDCWD, abs, oflag | O_CLOEXEC, a.action.open_action.mode);
+        if (fd < 0) return errno;
+        if (fd < kSpawnFdBase) {
+          const int high = SB_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, kSpawnFdBase);
+          if (high >= 0) {
+            sb::fds::note_opened(high, &t);
+            ::close(fd);
+            fd = high;
+          }
+        }
+        fds_[nfds_++] = fd;
+        rc = ::posix_spawn_file_actions_adddup2(&fa_, fd, a.action.open_action.fd);
         break;
       }
       case kChdir: {
         const int r = child_path(cwd, a.action.chdir_action.path, abs, sizeof abs);
         if (r < 0 || !t.ctx->decide_path(abs, tenant::Need::Stat).allowed) {
           if (sb::refuse(t, op, tenant::Need::Stat, r < 0 ? "" : abs, EACCES,
-                         "posix_spawn chdir action outside the tenant's paths"))
+                         "posix_spawn chdir action outside the tenant's paths") ||
+              r < 0)
             return EACCES;
         }
-        if (r == 0) std::snprintf(cwd, sizeof cwd, "%s", abs);
+        std::snprintf(cwd, sizeof cwd, "%s", abs);
+        rc = ::posix_spawn_file_actions_addchdir_np(&fa_, abs);
         break;
       }
       case kFchdir: {
@@ -154,17 +204,20 @@ int check_file_actions(sb::ActiveTenant& t, const char* op, const posix_spawn_fi
         else if (sb::refuse(t, op, tenant::Need::Stat, "fchdir action", EACCES,
                             "posix_spawn fchdir to a descriptor with no path"))
           return EACCES;
+        rc = ::posix_spawn_file_actions_addfchdir_np(&fa_, a.action.fchdir_action.fd);
         break;
       }
-      case kClose:
+      case kClose: rc = ::posix_spawn_file_actions_addclose(&fa_, a.action.close_action.fd); break;
       case kDup2:
-      case kClosefrom:
-      case kTcsetpgrp:
+        rc = ::posix_spawn_file_actions_adddup2(&fa_, a.action.dup2_action.fd, a.action.dup2_action.newfd);
         break;
+      case kClosefrom: rc = ::posix_spawn_file_actions_addclosefrom_np(&fa_, a.action.close_action.fd); break;
+      case kTcsetpgrp: rc = ::posix_spawn_file_actions_addtcsetpgrp_np(&fa_, a.action.close_action.fd); break;
       default:
-        if (sb::refuse(t, op, tenant::Need::Read, "file actions", EACCES, "unknown posix_spawn file action"))
-          return EACCES;
+        sb::refuse(t, op, tenant::Need::Read, "file actions", EACCES, "unknown posix_spawn file action");
+        return EACCES;
     }
+    if (rc != 0) return rc;
   }
   return 0;
 }
@@ -174,13 +227,14 @@ int check_file_actions(sb::ActiveTenant& t, const char* op, const posix_spawn_fi
 int spawn_checked(sb::ActiveTenant& t, const char* op, pid_t* pid, sb::proc::CheckedProgram& prog,
                   const posix_spawn_file_actions_t* fa, const posix_spawnattr_t* attr, char* const argv[],
                   char* const envp[]) noexcept {
-  if (const int e = check_file_actions(t, op, fa); e != 0) return e;
+  SpawnActions actions;
+  if (const int e = actions.build(t, op, fa); e != 0) return e;
   try {
     const sb::proc::ChildEnv env(t, envp);
     pid_t child = -1;
     // By path: the child's file actions may close any descriptor (closefrom),
     // so the inspected descriptor cannot be handed over as in exec.
-    const int rc = SB_REAL(posix_spawn)(&child, prog.path, fa, attr, argv, env.envp());
+    const int rc = SB_REAL(posix_spawn)(&child, prog.path, actions.use(), attr, argv, env.envp());
     if (rc == 0) {
       sb::proc::note_child(child, &t);
       if (pid != nullptr) *pid = child;

@@ -187,6 +187,14 @@ int main(int argc, char **argv) {
   EXPECT_OK("posix_spawn cat < own file (addopen)", EXITED_OK(st) && strcmp(out, "A-DATA") == 0);
   st = spawn_cat(b_secret, 0);
   EXPECT_OK("posix_spawn addopen of site-b secret -> EACCES", st == -EACCES && strstr(out, "B-SECRET") == NULL);
+  /* THREATS 8: a symlink in site-a's own tree pointing at site-b's secret;
+   * the string is inside site-a, the object is not. */
+  char link_path[4096];
+  snprintf(link_path, sizeof link_path, "%s/www/site-a/tmp/spawn-link", root);
+  EXPECT_OK("plant a symlink to site-b's secret in site-a", symlink(b_secret, link_path) == 0);
+  st = spawn_cat(link_path, 0);
+  EXPECT_OK("posix_spawn addopen through the planted symlink fails",
+            st == -EACCES && strstr(out, "B-SECRET") == NULL);
   st = spawn_cat(b_secret, 1);
   EXPECT_OK("posix_spawnp addopen of site-b secret -> EACCES", st == -EACCES && strstr(out, "B-SECRET") == NULL);
   pid_t pid;
