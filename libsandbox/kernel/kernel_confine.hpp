@@ -38,8 +38,10 @@
 
 namespace tenant::kernel {
 
-// What the running kernel offers. probe() is cheap (two system calls) and
-// may be called any time; the start-up log line is describe().
+// What the running kernel offers. probe() is cheap (two system calls); the
+// start-up log line is describe(). Call it unconfined: inside a confined
+// thread the filter answers landlock_create_ruleset with ENOSYS, so a
+// thread cannot confine itself twice (prepare() fails there: fail closed).
 struct KernelSupport {
   int landlock_abi = 0;       // 0: no Landlock (kernel < 5.13, or not in lsm=)
   int landlock_errata = 0;    // bit mask of fixed Landlock errata (ABI >= 7)
