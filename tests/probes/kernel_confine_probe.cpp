@@ -731,6 +731,22 @@ int main(int argc, char** argv) {
                        conf_sh.find("B-SECRET") == std::string::npos;
     report(ok_sh, "php shell_exec: /bin/sh (listed) runs, cat (not listed) does not",
            "unconfined '" + free_sh.substr(0, 30) + "', confined '" + conf_sh.substr(0, 70) + "'");
+    // What glibc and PHP read behind the scenes (the system read baseline):
+    // resolver files, tzdata (Debian's PHP uses /usr/share/zoneinfo), gconv
+    // modules, getrandom, mkstemp in the tenant's tree, proc_open.
+    const std::string code_sys =
+        "date_default_timezone_set('Europe/Berlin');"
+        "$t = tempnam('" + p("www/site-a/tmp") + "', 'k');"
+        "$po = proc_open(['/bin/sh', '-c', 'echo po'], [1 => ['pipe', 'w']], $pp);"
+        "$pout = trim(stream_get_contents($pp[1])); proc_close($po);"
+        "echo 'hosts=', gethostbyname('localhost'), ' tz=', date('T', 0),"
+        "' iconv=', bin2hex(iconv('UTF-8', 'ISO-8859-15', \"\\u{20ac}\")), ' rnd=', strlen(random_bytes(4)),"
+        "' tmp=', ($t !== false && strpos($t, '/site-a/tmp/') !== false) ? 'ok' : 'no', ' po=', $pout;";
+    const std::string want = "hosts=127.0.0.1 tz=CET iconv=a4 rnd=4 tmp=ok po=po[exit 0]";
+    const std::string free_sys = run_php(Layer::ThreadA, code_sys);
+    const std::string conf_sys = run_php(Layer::ThreadPhp, code_sys);
+    report(free_sys == want && conf_sys == want, "php: resolver, tzdata, iconv/gconv, random, tempnam, proc_open",
+           "unconfined '" + free_sys + "', confined '" + conf_sys + "'");
   }
 
   std::printf("-- tenant-sandbox run style: apply() before exec with ConfineOptions::extra_exec\n");
