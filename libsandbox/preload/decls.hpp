@@ -29,6 +29,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
+// glibc 2.36's <sys/pidfd.h> lacks __BEGIN_DECLS: give its functions C linkage.
+extern "C" {
+#include <sys/pidfd.h>
+}
 
 #include <cstdint>
 

@@ -32,6 +32,9 @@ void forget_children() noexcept;
 bool may_signal(const ActiveTenant& t, pid_t pid) noexcept;
 // Same for a thread id (tkill): a thread of this process.
 bool is_own_thread(pid_t tid) noexcept;
+// The process a pidfd or an open /proc/PID directory refers to, or -1
+// (wrap_proc_signal.cpp).
+pid_t pid_of_pidfd(int fd) noexcept;
 
 // ---- exec (proc_exec.cpp) ---------------------------------------------------
 // A program a tenant may run, resolved and checked.

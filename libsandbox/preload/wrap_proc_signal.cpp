@@ -9,9 +9,13 @@
 // rule denial of libsandbox fails with EACCES everywhere (DESIGN.md "What a
 // denial looks like"), and operators grep for it together with the log line
 // sb::refuse writes; so these fail with EACCES too.
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "internal.hpp"
 #include "proc_common.hpp"
@@ -94,4 +98,68 @@ extern "C" ssize_t process_vm_writev(pid_t pid, const struct iovec* local, unsig
                                      const struct iovec* remote, unsigned long riovcnt, unsigned long flags) noexcept {
   if (vm_refused("process_vm_writev", pid) != 0) return sb::fail(EACCES);
   return SB_REAL(process_vm_writev)(pid, local, liovcnt, remote, riovcnt, flags);
+}
+
+// ---- pidfds -------------------------------------------------------------------
+// A pidfd is a handle on a process: pidfd_send_signal signals through it
+// without kill(), pidfd_getfd copies a descriptor out of the process (a
+// sibling worker's client socket or log fd). A tenant may open pidfds only
+// for processes it may signal, may signal only those, and may never take
+// descriptors from another process.
+namespace sb::proc {
+// The process a pidfd (or an open /proc/PID directory, which
+// pidfd_send_signal also accepts) refers to, or -1.
+pid_t pid_of_pidfd(int fd) noexcept {
+  InternalScope internal;
+  ErrnoKeeper keep;
+  char path[64], buf[1024];
+  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  const int info = SB_REAL(open)(path, O_RDONLY | O_CLOEXEC);
+  if (info >= 0) {
+    const ssize_t n = ::read(info, buf, sizeof buf - 1);
+    SB_REAL(close)(info);
+    if (n > 0) {
+      buf[n] = '\0';
+      if (const char* p = std::strstr(buf, "\nPid:"); p != nullptr) return static_cast<pid_t>(std::strtol(p + 5, nullptr, 10));
+    }
+  }
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  const ssize_t n = SB_REAL(readlink)(path, buf, sizeof buf - 1);
+  if (n > 6) {
+    buf[n] = '\0';
+    if (std::strncmp(buf, "/proc/", 6) == 0) {
+      char* end = nullptr;
+      const long pid = std::strtol(buf + 6, &end, 10);
+      if (end != buf + 6 && *end == '\0' && pid > 0) return static_cast<pid_t>(pid);
+    }
+  }
+  return -1;
+}
+}  // namespace sb::proc
+
+extern "C" int pidfd_open(pid_t pid, unsigned int flags) noexcept {
+  sb::ActiveTenant* t = sb::current();
+  if (t == nullptr || sb::proc::may_signal(*t, pid)) return SB_REAL(pidfd_open)(pid, flags);
+  if (refuse_signal(*t, "pidfd_open", pid)) return sb::fail(EACCES);
+  return SB_REAL(pidfd_open)(pid, flags);
+}
+
+extern "C" int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned int flags) noexcept {
+  sb::ActiveTenant* t = sb::current();
+  if (t == nullptr) return SB_REAL(pidfd_send_signal)(pidfd, sig, info, flags);
+  const pid_t pid = sb::proc::pid_of_pidfd(pidfd);
+  if (pid > 0 && sb::proc::may_signal(*t, pid)) return SB_REAL(pidfd_send_signal)(pidfd, sig, info, flags);
+  if (refuse_signal(*t, "pidfd_send_signal", pid > 0 ? pid : 0)) return sb::fail(EACCES);
+  return SB_REAL(pidfd_send_signal)(pidfd, sig, info, flags);
+}
+
+extern "C" int pidfd_getfd(int pidfd, int targetfd, unsigned int flags) noexcept {
+  if (sb::ActiveTenant* t = sb::current(); t != nullptr) {
+    char text[48];
+    std::snprintf(text, sizeof text, "pidfd:%d fd:%d", pidfd, targetfd);
+    if (sb::refuse(*t, "pidfd_getfd", tenant::Need::Read, text, EACCES,
+                   "taking descriptors from another process is never allowed to a tenant"))
+      return sb::fail(EACCES);
+  }
+  return SB_REAL(pidfd_getfd)(pidfd, targetfd, flags);
 }

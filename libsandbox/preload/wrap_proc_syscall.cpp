@@ -39,6 +39,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 
 namespace {
 
@@ -154,17 +157,17 @@ extern "C" long syscall(long nr, ...) noexcept {
       if (const long r = refused(*t, "tkill", tenant::Need::Send, a, "not a thread of this process", &proceed); !proceed)
         return r;
       break;
+    case SYS_pidfd_open: return ::pidfd_open(static_cast<pid_t>(a), u32(b));
     case SYS_rt_sigqueueinfo:
     case SYS_rt_tgsigqueueinfo:
-    case SYS_pidfd_open:
-      // pidfd_open + pidfd_send_signal signals without kill(): the check
-      // is made when the descriptor is obtained.
       if (sb::proc::may_signal(*t, static_cast<pid_t>(a))) break;
       if (const long r = refused(*t, "syscall", tenant::Need::Send, a,
                                  "not this process or a child the tenant started", &proceed);
           !proceed)
         return r;
       break;
+    case SYS_pidfd_send_signal: return ::pidfd_send_signal(i32(a), i32(b), ptr<siginfo_t*>(c), u32(d));
+    case SYS_pidfd_getfd: return ::pidfd_getfd(i32(a), i32(b), u32(c));
     case SYS_ptrace:
       if (const long r = refused(*t, "ptrace", tenant::Need::Send, b, "ptrace is never allowed to a tenant", &proceed);
           !proceed)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -59,6 +60,15 @@ int main(int argc, char **argv) {
   EXPECT_ERRNO("syscall(SYS_process_vm_readv)", EACCES,
                syscall(SYS_process_vm_readv, child, &local, 1, &remote, 1, 0) < 0);
   ptrace(PTRACE_DETACH, child, NULL, NULL); /* only matters without the wrapper */
+
+  /* pidfds: signal and steal descriptors without kill() or ptrace(). */
+  int own = pidfd_open(child, 0);
+  EXPECT_OK("pidfd_open(own child)", own >= 0);
+  EXPECT_OK("pidfd_send_signal(own child, 0)", own >= 0 && pidfd_send_signal(own, 0, NULL, 0) == 0);
+  EXPECT_ERRNO("pidfd_getfd(own child, 1)", EACCES, pidfd_getfd(own, 1, 0) < 0);
+  EXPECT_ERRNO("syscall(SYS_pidfd_getfd)", EACCES, syscall(SYS_pidfd_getfd, own, 1, 0) < 0);
+  if (own >= 0) close(own);
+  EXPECT_ERRNO("pidfd_open(getppid())", EACCES, pidfd_open(parent, 0) < 0);
   EXPECT_OK("kill(own child, SIGKILL)", kill(child, SIGKILL) == 0);
   waitpid(child, NULL, 0);
 
