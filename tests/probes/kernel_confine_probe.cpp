@@ -297,6 +297,12 @@ int run_child(const std::function<int()>& fn) {
 }
 
 int confine(Layer layer) {
+#ifdef KERNEL_PROBE_WITHOUT_LAYER
+  // Self-check build: no confinement at all. Every "denied" check must then
+  // FAIL, proving the probe measures the layer, not the fixture.
+  (void)layer;
+  return 0;
+#endif
   if (layer == Layer::Baseline) {
     auto r = tenant::kernel::apply_worker_baseline();
     if (!r) {
