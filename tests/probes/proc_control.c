@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "proc_util.h"
 #include "tenant_sandbox.h"
 
 typedef int (*api_set)(const char *);
@@ -21,6 +22,12 @@ static int (*p_claim)(void);
 static const char *(*p_cur)(void);
 static int (*p_load)(const char *, char *, size_t);
 static char a_file[4096], b_secret[4096];
+
+static char *const *child_env;
+static void exec_cat_a(void *arg) {
+  char *argv[] = {"cat", arg, NULL};
+  execve("/bin/cat", argv, child_env);
+}
 
 static int can_open(const char *p) {
   int fd = open(p, O_RDONLY);
@@ -133,5 +140,26 @@ int main(int argc, char **argv) {
   EXPECT_OK("set site-b", p_set("site-b") == 0);
   EXPECT_ERRNO("site-b cannot read site-a", EACCES, !can_open(a_file));
   EXPECT_OK("clear(NULL)", p_clear(NULL) == 0);
+
+  /* A process started with a tenant but a missing or broken policy gets no
+   * rights at all (control_init fails closed), never "no tenant". */
+  char preload[4200], out[256];
+  snprintf(preload, sizeof preload, "LD_PRELOAD=%s", getenv("PROBE_LIBSANDBOX") ? getenv("PROBE_LIBSANDBOX") : "");
+  char *plain_env[] = {preload, NULL};
+  char *no_json[] = {preload, "TENANT_SANDBOX_TENANT=site-a", NULL};
+  char *bad_json[] = {preload, "TENANT_SANDBOX_TENANT=site-a", "TENANT_SANDBOX_POLICY_JSON={\"version\":", NULL};
+  char *bad_id[] = {preload, "TENANT_SANDBOX_TENANT=../site-a", "TENANT_SANDBOX_POLICY_JSON={}", NULL};
+  child_env = plain_env;
+  int cst = proc_run(exec_cat_a, a_file, out, sizeof out);
+  EXPECT_OK("child without tenant variables reads the file", EXITED_OK(cst) && strcmp(out, "A-DATA") == 0);
+  child_env = no_json;
+  cst = proc_run(exec_cat_a, a_file, out, sizeof out);
+  EXPECT_OK("child with a tenant but no policy JSON gets no rights", EXITED_FAIL(cst) && out[0] == '\0');
+  child_env = bad_json;
+  cst = proc_run(exec_cat_a, a_file, out, sizeof out);
+  EXPECT_OK("child with a broken policy JSON gets no rights", EXITED_FAIL(cst) && out[0] == '\0');
+  child_env = bad_id;
+  cst = proc_run(exec_cat_a, a_file, out, sizeof out);
+  EXPECT_OK("child with an invalid tenant id gets no rights", EXITED_FAIL(cst) && out[0] == '\0');
   return PROBE_END();
 }
