@@ -82,13 +82,14 @@ int main(int argc, char **argv) {
   EXPECT_OK("... with a message naming it", strstr(err, "/nonexistent/policy.json") != NULL);
   EXPECT_OK("load_policy from another object -> -EPERM", ffi_load(policy) == -EPERM);
   EXPECT_OK("load the policy", p_load(policy, err, sizeof err) == 0);
+  EXPECT_OK("a failed reload is reported", p_load("/nonexistent/policy.json", err, sizeof err) < 0);
 
   EXPECT_OK("set invalid id '../x' -> -EINVAL", p_set("../x") == -EINVAL);
   EXPECT_OK("set empty id -> -EINVAL", p_set("") == -EINVAL);
   EXPECT_OK("set NULL -> -EINVAL", p_set(NULL) == -EINVAL);
   EXPECT_OK("set unknown tenant -> -ENOENT", p_set("site-zz") == -ENOENT);
   EXPECT_OK("nothing set yet", p_cur() == NULL);
-  EXPECT_OK("set site-a", p_set("site-a") == 0);
+  EXPECT_OK("set site-a (the old policy stayed after the failed reload)", p_set("site-a") == 0);
   EXPECT_OK("current is site-a", p_cur() && strcmp(p_cur(), "site-a") == 0);
   EXPECT_OK("set site-b while site-a is set -> -EBUSY", p_set("site-b") == -EBUSY);
   EXPECT_OK("site-a reads its file", can_open(a_file));
