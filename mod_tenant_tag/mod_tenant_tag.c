@@ -91,13 +91,30 @@ static int tt_first_generation(void)
     return ap_state_query(AP_SQ_CONFIG_GEN) == 0;
 }
 
+/* `apache2 -k stop` / `-k graceful-stop` read the configuration (and run
+ * check_config) in the signalling process before they signal. A broken
+ * policy must never keep the operator from stopping the server, so those
+ * two skip the policy check; graceful and restart keep it (they are refused
+ * on the console, before the running server is touched). */
+static int tt_stopping(const process_rec *proc)
+{
+    int i;
+    for (i = 1; i < proc->argc; ++i) {
+        const char *a = proc->argv[i], *k = NULL;
+        if (!strcmp(a, "-k") && i + 1 < proc->argc) k = proc->argv[i + 1];
+        else if (!strncmp(a, "-k", 2)) k = a + 2;
+        if (k && (!strcmp(k, "stop") || !strcmp(k, "graceful-stop"))) return 1;
+    }
+    return 0;
+}
+
 static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     tt_server_conf *main_conf = tt_conf(s);
     char err[4096];
     (void)pconf; (void)plog;
     tt_policy_refused = 0;
-    if (!tt_sandbox_used(s)) return OK;
+    if (!tt_sandbox_used(s) || tt_stopping(s->process)) return OK;
     if (!main_conf->policy) {
         if (tt_first_generation()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10900)

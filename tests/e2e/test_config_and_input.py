@@ -241,3 +241,25 @@ def test_without_libsandbox_tenant_requests_are_503(apache_factory):
 def test_sandbox_off_vhost_is_untouched(two_tenants):
     r = two_tenants.php("free.test", "whoami")
     assert r["tenant"] is None
+
+
+def test_stop_works_with_a_broken_policy(apache_factory):
+    a = apache_factory()
+    make_tenant_dir(a.root, "site-a")
+    a.write_policy(policy_for(a.root, ["site-a"]))
+    a.tenant_vhost("site-a")
+    a.start()
+    pid = a.pid()
+    write_bad_policy(a, "malformed")
+    r = a.ctl("-k", "stop")
+    assert r.returncode == 0, r.stderr
+    import time
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("httpd did not stop")
+    a.started = False
