@@ -11,7 +11,7 @@
 // so a component swapped for a symlink between check and use (THREATS 8)
 // changes nothing outside the allowed tree.
 // A trailing slash on a create/remove path is not passed on (the leaf is
-// acted on by name); the *at calls below never follow it either way.
+// acted on by name, never followed); slash_errno() keeps its meaning.
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <utime.h>
@@ -43,6 +43,18 @@ int root_leaf_errno(const Target& tg, int err) noexcept {
   return sb::fail(err);
 }
 
+// A trailing slash names a directory. The leaf is acted on by name (never
+// "leaf/", which would make the kernel follow a symlink leaf out of the
+// verified parent), so its meaning is checked here: removing or renaming
+// "file/" is ENOTDIR, creating a non-directory "name/" is ENOENT.
+int slash_errno(const Target& tg, bool creates) noexcept {
+  if (!tg.trailing_slash || tg.leaf[0] == '\0') return 0;
+  struct stat st {};
+  const bool exists = SB_REAL(fstatat)(tg.fd, tg.leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (creates) return exists ? 0 : ENOENT;
+  return exists && !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+}
+
 template <class Act, class Orig>
 int parent_op(ActiveTenant& t, const char* op, int dirfd, const char* path, int root_err, Act&& act,
               Orig&& orig) noexcept {
@@ -50,6 +62,10 @@ int parent_op(ActiveTenant& t, const char* op, int dirfd, const char* path, int 
       t, op, dirfd, path, write_request(How::Parent),
       [&](Target& tg) {
         if (root_leaf_errno(tg, root_err) != 0) return -1;
+        if (std::strncmp(op, "mkdir", 5) != 0) {
+          const int e = slash_errno(tg, root_err == EEXIST);
+          if (e != 0) return sb::fail(e);
+        }
         return act(tg.fd, tg.leaf);
       },
       orig);
@@ -75,6 +91,10 @@ int two_paths(ActiveTenant& t, const char* op, int fd1, const char* p1, How how1
     int rc;
     {
       sb::InternalScope internal;
+      if (how1 == How::Parent && (a.trailing_slash || b.trailing_slash)) {
+        struct stat st {};
+        if (SB_REAL(fstatat)(a.fd, a.leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) return sb::fail(ENOTDIR);
+      }
       rc = act(a, b);
     }
     if (rc >= 0) errno = saved;

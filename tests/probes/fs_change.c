@@ -142,6 +142,18 @@ int main(int argc, char **argv) {
   EXPECT_ERRNO("inotify_add_watch outside", EACCES, inotify_add_watch(in, P(ROOT, "outside"), IN_ALL_EVENTS) < 0);
   EXPECT_ERRNO("inotify_add_watch /etc", EACCES, inotify_add_watch(in, "/etc", IN_ALL_EVENTS) < 0);
 
+  /* trailing slashes keep their meaning (the leaf is acted on by name) */
+  close(open("ts", O_CREAT | O_WRONLY, 0644));
+  EXPECT_ERRNO("unlink(\"file/\")", ENOTDIR, unlink("ts/") < 0);
+  EXPECT_ERRNO("rename(\"file/\", x)", ENOTDIR, rename("ts/", "ts2") < 0);
+  EXPECT_ERRNO("rename(file, \"x/\")", ENOTDIR, rename("ts", "ts2/") < 0);
+  EXPECT_ERRNO("symlink(x, \"new/\")", ENOENT, symlink("x", "tsl/") < 0);
+  EXPECT_ERRNO("mkfifo(\"new/\")", ENOENT, mkfifo("tsf/", 0600) < 0);
+  EXPECT_OK("mkdir(\"dir/\")", mkdir("tsd/", 0755) == 0);
+  EXPECT_OK("rename(\"dir/\", \"dir2/\")", rename("tsd/", "tsd2/") == 0);
+  EXPECT_OK("rmdir(\"dir/\")", rmdir("tsd2/") == 0);
+  EXPECT_OK("file still there", access("ts", F_OK) == 0);
+
   /* B's tree is unchanged */
   EXPECT_OK("site-b secret unchanged", fp_reads(Bs, "B-SECRET") == 0);  /* cannot even read it */
   return PROBE_END();
