@@ -247,8 +247,10 @@ class Builder {
 void add_common_arg_rules(Builder& b) {
   // A worker made dumpable again could be ptraced and have /proc/PID/mem
   // read by its siblings (THREATS 20).
+  // prctl's option is an int: the kernel ignores the high half, so compare
+  // the low half only (an EQ on all 64 bits would let 0x1_00000004 through).
   b.deny("prctl", 157, EPERM,
-         {cmp(0, SCMP_CMP_EQ, PR_SET_DUMPABLE), cmp(1, SCMP_CMP_NE, 0)});
+         {cmp(0, SCMP_CMP_MASKED_EQ, 0xffffffffu, PR_SET_DUMPABLE), cmp(1, SCMP_CMP_NE, 0)});
   // TIOCSTI/TIOCLINUX push input into a terminal (`tenant-sandbox run` from
   // a shell). The kernel reads cmd as unsigned int: compare the low half.
   b.deny("ioctl", 16, EPERM, {cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)});
@@ -313,6 +315,14 @@ BpfProgram build_thread(bool exec_allowed) {
       for (scmp_datum_t fam = 3; fam <= 9; ++fam) b.deny(call, nr, EACCES, {cmp(0, SCMP_CMP_EQ, fam)});
       b.deny(call, nr, EACCES, {cmp(0, SCMP_CMP_GT, AF_INET6)});
     }
+    // seccomp(TSYNC) from a confined thread would push its filter chain --
+    // plus one of the tenant's own, e.g. a user-notification listener that
+    // lets it answer the worker's system calls -- onto every thread of the
+    // worker, the unconfined one serving the next tenant included. The op
+    // is an unsigned int: compare its low half.
+    b.deny("seccomp", 317, EPERM,
+           {cmp(0, SCMP_CMP_MASKED_EQ, 0xffffffffu, SECCOMP_SET_MODE_FILTER),
+            cmp(1, SCMP_CMP_MASKED_EQ, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_TSYNC)});
     // The worker's pinned fds (cached Landlock rulesets, see
     // Confinement::pin) must stay what they are: were tenant code able to
     // dup2 another ruleset (a more permissive tenant's) over one, or close it
@@ -336,7 +346,7 @@ BpfProgram build_thread(bool exec_allowed) {
                             Denied{"sched_setscheduler", 144, EPERM}, Denied{"sched_setattr", 314, EPERM}}) {
       b.deny(d.name, d.nr, d.err, {cmp(0, SCMP_CMP_NE, 0)});
     }
-    b.count(16);  // personality, exec pair, socket pair, 4 fd calls, 7 pid-taking calls
+    b.count(17);  // personality, exec pair, socket pair, seccomp, 4 fd calls, 7 pid-taking calls
     b.finish();
   } catch (...) {
     p.error = "out of memory building the thread filter";

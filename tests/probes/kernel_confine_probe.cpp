@@ -10,7 +10,9 @@
 // tenant, or apply_worker_baseline), where it must fail with the expected
 // errno. Checks of the tenant's own rights must succeed both times.
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <sched.h>
@@ -529,6 +531,15 @@ int main(int argc, char** argv) {
   denied("shmget(IPC_PRIVATE) (SysV shm)", A, EACCES, sysv_shm);
   denied("setpriority(PRIO_PROCESS, sibling, 19)", A, EPERM,
          [] { return err_or_ok(setpriority(PRIO_PROCESS, static_cast<id_t>(g_sibling), 0)); });
+  denied("seccomp(SET_MODE_FILTER, TSYNC) onto the worker's other threads", A, EPERM, [] {
+    sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    sock_fprog prog{1, &allow};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    return err_or_ok(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog));
+  });
+  denied("prctl(0x1_00000004 = PR_SET_DUMPABLE with high bits, 1) after baseline", Layer::Baseline, EPERM, [] {
+    return err_or_ok(syscall(SYS_prctl, 0x100000004L, 1L, 0L, 0L, 0L));
+  });
   std::printf("-- sockets and TCP servers\n");
   denied("socket(AF_NETLINK)", A, EACCES, [] { return make_socket(AF_NETLINK, SOCK_RAW, 0); });
   denied("socket(AF_PACKET)", A, EACCES, [] { return make_socket(AF_PACKET, SOCK_RAW, 0); });
