@@ -216,10 +216,12 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_tena
   if (h == nullptr) return -ENOENT;
   try {
     sb::InternalScope internal;
-    if (h->policy->find(id) == nullptr) return -ENOENT;
+    // One lookup on the hot path: create() fails for a tenant the policy
+    // does not admit; only then is it worth asking why.
     auto ctx = tenant::TenantContext::create(*h->policy, id);
     if (!ctx) {
-      sb::log_line("cannot build the rules of an admitted tenant", ctx.error().str().c_str());
+      if (h->policy->find(id) != nullptr)
+        sb::log_line("cannot build the rules of an admitted tenant", ctx.error().str().c_str());
       return -ENOENT;
     }
     sb::ActiveTenant* t = sb::make_active(std::move(ctx).value());
