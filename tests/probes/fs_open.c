@@ -41,6 +41,15 @@ int main(int argc, char **argv) {
   EXPECT_ERRNO("creat over site-b secret", EACCES, creat(P(ROOT, "www/site-b/secret.txt"), 0644) < 0);
   EXPECT_OK("site-b secret intact", 1);
 
+  /* errno is the caller's after a successful call, even when the engine
+   * took the slow path (an absolute symlink: EXDEV from openat2 first) */
+  symlink(P(ROOT, "www/site-a/file.txt"), "abs_own");
+  errno = 4242;
+  fd = open("abs_own", RDONLY_);
+  int kept = errno;
+  EXPECT_OK("errno kept across a slow-path open", fd >= 0 && kept == 4242);
+  if (fd >= 0) close(fd);
+
   /* ---- read_only area ---- */
   EXPECT_OK("read shared/ro", fp_reads(P(ROOT, "shared/ro/readme.txt"), "SHARED"));
   EXPECT_ERRNO("write shared/ro", EACCES, open(P(ROOT, "shared/ro/readme.txt"), O_WRONLY) < 0);
