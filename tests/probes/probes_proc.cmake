@@ -30,3 +30,8 @@ ts_add_probe(proc_control SOURCES proc_control.c MODE preload ARGS $<TARGET_FILE
 foreach(v plain fortify lfs)
   add_dependencies(probe_proc_control_${v} proc_ffi_lib)
 endforeach()
+
+# `tenant-sandbox run` itself: statuses, located errors, env protocol.
+add_test(NAME probe.proc_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/proc_cli.sh $<TARGET_FILE:tenant-sandbox> $<TARGET_FILE:sandbox>)
+set_tests_properties(probe.proc_cli PROPERTIES LABELS probe TIMEOUT 60)
