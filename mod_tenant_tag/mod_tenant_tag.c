@@ -411,6 +411,10 @@ static int tt_post_read_request(request_rec *r)
      * mod_php's own r->pool cleanup still runs as the tenant. */
     apr_pool_cleanup_register(r->pool, st, tt_clear_cleanup, apr_pool_cleanup_null);
     apr_table_setn(r->subprocess_env, "TENANT_ID", st->tenant);
+    /* Added here as well as in insert_filter: an error response sent by
+     * ap_die without a handler never runs insert_filter. Twice is harmless
+     * (the second clear is a no-op). */
+    if (tt_threaded) ap_add_output_filter("TENANT_TAG_END", st, r, r->connection);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, APLOGNO(10921)
                   "tenant %s set (from %s)", st->tenant, source);
     return DECLINED;

@@ -28,6 +28,22 @@ def event_server(apache_factory):
     return a
 
 
+def test_error_responses_clear_in_the_right_thread(event_server):
+    """A 404 is sent by ap_die without a handler: the tag must still be
+    cleared by the thread that set it. (A small 404 usually completes in
+    the same thread anyway, so this guards the path; it cannot force the
+    asynchronous write completion that motivates the EOS filter.)"""
+    a = event_server
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: a.get(f"{TENANTS[i % 40]}.test", "/missing").status,
+                              range(200)))
+    assert set(codes) == {404}
+    results = [one(a, i) for i in range(80)]
+    assert all(s == 200 and b == f"tenant={t} own=yes other=no" for t, s, b in results), results[:5]
+    log = a.error_log()
+    assert "AH10916" not in log and "AH10917" not in log
+
+
 def one(a, i):
     t = TENANTS[i % len(TENANTS)]
     other = TENANTS[(i + 1) % len(TENANTS)]
