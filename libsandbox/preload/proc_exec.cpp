@@ -99,8 +99,26 @@ void inspect(int fd, Inspection& out) noexcept {
     out.problem = "ELF program headers unreadable";
     return;
   }
-  for (int i = 0; i < eh.e_phnum; ++i)
-    if (ph[i].p_type == PT_INTERP) return;
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    if (ph[i].p_type != PT_INTERP) continue;
+    // The interpreter must be the system's loader: a program the tenant
+    // could write (an exec entry inside its own tree) could name a loader
+    // of its own that ignores LD_PRELOAD.
+    char interp[128] = {};
+    if (ph[i].p_filesz == 0 || ph[i].p_filesz >= sizeof interp ||
+        ::pread(fd, interp, ph[i].p_filesz, static_cast<off_t>(ph[i].p_offset)) != static_cast<ssize_t>(ph[i].p_filesz)) {
+      out.problem = "ELF interpreter unreadable";
+      return;
+    }
+    static constexpr std::string_view kLoaders[] = {
+        "/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        "/usr/lib64/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"};
+    const std::string_view name(interp);
+    for (std::string_view l : kLoaders)
+      if (name == l) return;
+    out.problem = "ELF interpreter is not the system loader: it may ignore LD_PRELOAD";
+    return;
+  }
   out.problem = "statically linked program (no PT_INTERP): it ignores LD_PRELOAD";
 }
 

@@ -146,6 +146,21 @@ int main(int argc, char **argv) {
   st = run(statprog, 0, stat_b, environ);
   EXPECT_OK("static binary (listed) refused with EACCES", st == -EACCES && strstr(out, "B-SECRET") == NULL);
 
+  /* A listed program inside the tenant's own tree, rewritten to name a
+   * loader of its own (same length, so only the string changes). */
+  char tool[4096];
+  snprintf(tool, sizeof tool, "%s/www/site-a/tool", root);
+  int tm = memfd_with("/bin/cat"), tfd = open(tool, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  static char img[1 << 20];
+  ssize_t len = tm >= 0 ? pread(tm, img, sizeof img, 0) : -1;
+  char *hit = len > 0 ? memmem(img, (size_t)len, "/lib64/ld-linux-x86-64.so.2", 27) : NULL;
+  if (hit) memcpy(hit, "/tmp/xx/ld-linux-x86-64.so", 27);
+  EXPECT_OK("write a cat copy with a foreign PT_INTERP into site-a",
+            hit && tfd >= 0 && write(tfd, img, (size_t)len) == len && close(tfd) == 0);
+  char *tool_a[] = {"tool", a_file, NULL};
+  EXPECT_OK("listed program with a foreign ELF interpreter -> EACCES", run(tool, 0, tool_a, environ) == -EACCES);
+  if (tm >= 0) close(tm);
+
   int m = memfd_with("/bin/cat");
   char *cat_dn[] = {"cat", b_secret, NULL};
   EXPECT_OK("memfd_create copy of cat", m >= 0);
