@@ -1,6 +1,7 @@
 // start_confined_thread(): request threads that inherit their seccomp filter
 // from a spawner thread instead of compiling one each (see the header: the
 // per-thread install costs ~0.25 ms here, inheriting it is free).
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -46,7 +47,9 @@ void* trampoline(void* p) {
   void* (*fn)(void*) = l->fn;
   void* arg = l->arg;
   const sigset_t mask = l->caller_mask;
-  const int rc = l->confinement->apply_landlock();
+  int rc = 0;
+  if (l->confinement->private_fd_table() && ::unshare(CLONE_FILES) != 0) rc = -errno;
+  if (rc == 0) rc = l->confinement->apply_landlock();
   {
     std::lock_guard<std::mutex> g(l->m);
     l->apply_rc = rc;

@@ -85,6 +85,15 @@ struct ConfineOptions {
   std::vector<std::string> extra_exec;  // non-empty also permits execve in seccomp
   // Fail instead of degrading when the kernel has no Landlock.
   bool require_landlock = false;
+  // start_confined_thread only: the new thread unshares its fd table
+  // (unshare(CLONE_FILES)) before it runs fn. Tenant code then cannot close
+  // or dup2 over the worker's own fds (listeners, ErrorLog/access log:
+  // THREATS 18) with raw system calls -- only its private copy changes. The
+  // price: fds the thread opens are gone from the worker when it exits, so
+  // the handler must finish all I/O on them (no file buckets set aside for
+  // the worker thread to send later) and the preload's per-fd bookkeeping
+  // sees two tables. Off by default.
+  bool private_fd_table = false;
 };
 
 struct ConfineReport {
@@ -128,6 +137,7 @@ class Confinement {
   // no_new_privs and the per-thread seccomp filter (start_confined_thread).
   int apply_landlock() const noexcept;
   bool exec_allowed() const noexcept { return exec_allowed_; }
+  bool private_fd_table() const noexcept { return private_fd_table_; }
   int ruleset_fd() const noexcept { return ruleset_fd_; }  // -1 without Landlock
   ~Confinement();
   Confinement(const Confinement&) = delete;
@@ -137,6 +147,7 @@ class Confinement {
   Confinement() = default;
   int ruleset_fd_ = -1;
   bool exec_allowed_ = false;
+  bool private_fd_table_ = false;
   ConfineReport report_;
 };
 

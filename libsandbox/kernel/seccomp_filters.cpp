@@ -107,7 +107,9 @@ constexpr Denied kWorkerDenied[] = {
     {"listmount", 458, EPERM},        // Linux 6.8
     {"open_tree_attr", 467, EPERM},   // Linux 6.15: open_tree with attributes
     {"setns", 308, EPERM},
-    {"unshare", 272, EPERM},
+    // unshare(2): refused per namespace flag below (with clone's), so that
+    // unshare(CLONE_FILES) -- a private fd table for a request thread,
+    // ConfineOptions::private_fd_table -- stays possible.
     // clone3 takes its flags in a struct seccomp cannot read, so it could
     // carry CLONE_NEWUSER. ENOSYS makes glibc (pthread_create, posix_spawn)
     // fall back to clone(2), whose flags are checked below.
@@ -255,13 +257,17 @@ void add_common_arg_rules(Builder& b) {
   // a shell). The kernel reads cmd as unsigned int: compare the low half.
   b.deny("ioctl", 16, EPERM, {cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)});
   b.deny("ioctl", 16, EPERM, {cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX)});
-  // clone(2) with a namespace flag is unshare(2) in disguise.
+  // clone(2) with a namespace flag is unshare(2) in disguise; unshare(2)
+  // itself only with non-namespace flags (CLONE_FILES, CLONE_FS, SYSVSEM).
   for (const int f : {CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
                       CLONE_NEWPID, CLONE_NEWNET}) {
     const auto flag = static_cast<scmp_datum_t>(f);
     b.deny("clone", 56, EPERM, {cmp(0, SCMP_CMP_MASKED_EQ, flag, flag)});
+    b.deny("unshare", 272, EPERM, {cmp(0, SCMP_CMP_MASKED_EQ, flag, flag)});
   }
-  b.count(3);  // prctl, ioctl, clone (counted once each)
+  // CLONE_NEWTIME (Linux 5.6) is 0x80, a CSIGNAL bit for clone: unshare only.
+  b.deny("unshare", 272, EPERM, {cmp(0, SCMP_CMP_MASKED_EQ, 0x80u, 0x80u)});
+  b.count(4);  // prctl, ioctl, clone, unshare (counted once each)
 }
 
 BpfProgram build_worker() {

@@ -167,6 +167,7 @@ Result<std::unique_ptr<Confinement>> Confinement::prepare(const TenantContext& c
     ConfineReport& rep = c->report_;
     const RuleSet& rules = ctx.rules();
     c->exec_allowed_ = !rules.exec.empty() || !opts.extra_exec.empty();
+    c->private_fd_table_ = opts.private_fd_table;
     rep.exec_allowed = c->exec_allowed_;
 
     // Compile (once per process) the per-thread filter now, so apply() does

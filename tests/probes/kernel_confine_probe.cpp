@@ -331,6 +331,7 @@ const char* errname(int e) {
     case ENOENT: return "ENOENT";
     case EINVAL: return "EINVAL";
     case EBADF: return "EBADF";
+    case 77: return "worker fd untouched";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     default: return nullptr;
   }
@@ -656,6 +657,28 @@ int main(int argc, char** argv) {
     return EBADF;
   });
 
+  // THREATS 18 with raw dup2: a request thread swaps its own file in for
+  // the worker's fd 2 (Apache's ErrorLog), so later log lines of other
+  // tenants' requests land in the tenant's file. Without a private fd table
+  // the confined thread can (the "unconfined" run below); with
+  // ConfineOptions::private_fd_table it only changes its own copy.
+  staged("private_fd_table: request thread dup2 over the worker's fd 2 (error log; first run: option off, hijack works)", 77, [&](bool with_private) {
+    const std::string f = p("www/site-a/tmp/hijack.txt");
+    const int fd = open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return 250;
+    struct stat want {};
+    fstat(fd, &want);
+    tenant::kernel::ConfineOptions o;
+    o.private_fd_table = with_private;
+    auto c = tenant::kernel::Confinement::prepare(*g_site_a, o);
+    if (!c) return 251;
+    const int rc = in_spawned_thread_with(*c.value(), [fd] { return dup2(fd, 2) == 2 ? 0 : errno; });
+    if (rc != 0) return 200 + rc;  // the dup2 itself works either way
+    struct stat now {};
+    fstat(2, &now);
+    const bool hijacked = now.st_ino == want.st_ino && now.st_dev == want.st_dev;
+    return hijacked ? 0 : 77;
+  });
   std::printf("-- apply_worker_baseline (process-wide)\n");
   const Layer B = Layer::Baseline;
   denied("io_uring_setup", B, ENOSYS, [] {
@@ -676,6 +699,7 @@ int main(int argc, char** argv) {
     return rc;
   });
   denied("unshare(CLONE_NEWUSER)", B, EPERM, [] { return err_or_ok(unshare(CLONE_NEWUSER)); });
+  allowed("unshare(CLONE_FILES) still allowed (private fd tables)", B, [] { return err_or_ok(unshare(CLONE_FILES)); });
   denied("clone(CLONE_NEWUSER)", B, EPERM, [] {
     const long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0);
     if (pid == 0) _exit(0);
