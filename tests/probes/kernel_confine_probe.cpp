@@ -331,6 +331,7 @@ const char* errname(int e) {
     case ENOENT: return "ENOENT";
     case EINVAL: return "EINVAL";
     case EBADF: return "EBADF";
+    case EXDEV: return "EXDEV";
     case 77: return "worker fd untouched";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     default: return nullptr;
@@ -502,6 +503,25 @@ int main(int argc, char** argv) {
          [&] { return raw_openat(p("outside/other.txt"), O_RDONLY); });
   denied("syscall(SYS_openat, O_WRONLY) shared/ro/readme.txt", A, EACCES,
          [&] { return raw_openat(p("shared/ro/readme.txt"), O_WRONLY); });
+  // THREATS 8: hard links and renames that would carry another tenant's
+  // file into the tenant's tree (where it would gain the tree's rights).
+  denied("syscall(SYS_linkat) site-b/secret.txt -> site-a/tmp/hl.txt", A, EXDEV, [&] {
+    const std::string dst = p("www/site-a/tmp/hl.txt");
+    const long rc = syscall(SYS_linkat, AT_FDCWD, secret.c_str(), AT_FDCWD, dst.c_str(), 0);
+    if (rc == 0) unlink(dst.c_str());
+    return err_or_ok(rc);
+  });
+  {
+    const std::string mv = p("www/site-b/mv.txt");
+    const int fd = open(mv.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+  }
+  denied("syscall(SYS_renameat2) site-b/mv.txt -> site-a/tmp/mv.txt", A, EACCES, [&] {
+    const std::string src = p("www/site-b/mv.txt"), dst = p("www/site-a/tmp/mv.txt");
+    const long rc = syscall(SYS_renameat2, AT_FDCWD, src.c_str(), AT_FDCWD, dst.c_str(), 0);
+    if (rc == 0) rename(dst.c_str(), src.c_str());  // put it back for the confined run
+    return err_or_ok(rc);
+  });
   denied("open /proc/<sibling>/mem", A, EACCES, mem_read_sibling);
   denied("io_uring_setup", A, ENOSYS, [] {
     Ring r;
