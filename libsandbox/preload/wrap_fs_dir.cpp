@@ -316,10 +316,13 @@ int walk_nftw(const char* root, int (*nfn)(const char*, const St*, int, struct F
 // fts keeps glibc's walker (its FTSENT bookkeeping is large): every root
 // must be readable by the tenant, and the walk is forced physical (no
 // FTS_LOGICAL, no FTS_COMFOLLOW), so it never follows a symlink out of the
-// checked tree; symlinks are reported as FTS_SL. Known gap: with
-// FTS_NOCHDIR, a directory swapped for a symlink between fts's lstat and its
-// internal opendir is followed; without NOCHDIR glibc's fts_safe_changedir
-// checks dev/ino and refuses the swap.
+// checked tree; symlinks are reported as FTS_SL. FTS_NOCHDIR is cleared as
+// well: with it, glibc opens each directory by its path string, and a
+// directory swapped for a symlink between fts's lstat and that opendir
+// would be listed; in chdir mode fts_safe_changedir() compares dev/ino with
+// the lstat result and refuses to descend into the swapped object. The cost:
+// the cwd changes during the walk (fts_close restores it), as for any fts
+// caller that does not ask for NOCHDIR.
 bool fts_roots_ok(ActiveTenant& t, const char* op, char* const* argv) noexcept {
   if (argv == nullptr) return true;
   for (char* const* p = argv; *p != nullptr; ++p) {
@@ -339,7 +342,7 @@ bool fts_roots_ok(ActiveTenant& t, const char* op, char* const* argv) noexcept {
 }
 
 int fts_force_physical(int options) noexcept {
-  return (options & ~(FTS_LOGICAL | FTS_COMFOLLOW)) | FTS_PHYSICAL;
+  return (options & ~(FTS_LOGICAL | FTS_COMFOLLOW | FTS_NOCHDIR)) | FTS_PHYSICAL;
 }
 
 }  // namespace

@@ -119,6 +119,18 @@ int main(int argc, char **argv) {
     EXPECT_OK("fts own walk saw own files", seen_a);
     EXPECT_OK("fts (FTS_LOGICAL asked) did not enter the planted link", !seen_secret);
   }
+  fts = fts_open(roots_a, FTS_NOCHDIR | FTS_PHYSICAL, NULL);
+  if (fts) {
+    FTSENT *e;
+    seen_secret = seen_a = 0;
+    while ((e = fts_read(fts)) != NULL) {
+      if (strstr(e->fts_path, "secret.txt")) seen_secret = 1;
+      if (strstr(e->fts_path, "inner.txt")) seen_a = 1;
+    }
+    fts_close(fts);
+    EXPECT_OK("fts NOCHDIR walk works", seen_a && !seen_secret);
+    EXPECT_OK("fts_close restored the cwd", getcwd(cwd, sizeof cwd) && strcmp(cwd, A) == 0);
+  }
   EXPECT_ERRNO("fts_open site-b", EACCES, fts_open(roots_b, FTS_PHYSICAL, NULL) == NULL);
   return PROBE_END();
 }
