@@ -522,6 +522,17 @@ int main(int argc, char** argv) {
     if (rc == 0) rename(dst.c_str(), src.c_str());  // put it back for the confined run
     return err_or_ok(rc);
   });
+  // THREATS 8-9: Landlock decides on the object the kernel resolves, so a
+  // symlink planted in the tenant's own tree or a /proc magic link does not
+  // lead out of it.
+  {
+    const std::string ln = p("www/site-a/tmp/ln-secret");
+    if (symlink(secret.c_str(), ln.c_str()) != 0 && errno != EEXIST) std::perror("symlink");
+  }
+  denied("syscall(SYS_openat) own-tree symlink -> site-b/secret.txt", A, EACCES,
+         [&] { return raw_openat(p("www/site-a/tmp/ln-secret"), O_RDONLY); });
+  denied("syscall(SYS_openat) /proc/self/root + site-b/secret.txt", A, EACCES,
+         [&] { return raw_openat("/proc/self/root" + secret, O_RDONLY); });
   denied("open /proc/<sibling>/mem", A, EACCES, mem_read_sibling);
   denied("io_uring_setup", A, ENOSYS, [] {
     Ring r;
