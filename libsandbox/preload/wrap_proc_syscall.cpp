@@ -15,6 +15,9 @@
 // Allocation-free: the arguments are read as six longs and converted.
 #include <linux/openat2.h>
 #include <sys/inotify.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 
 #include <cerrno>
@@ -181,6 +184,18 @@ extern "C" long syscall(long nr, ...) noexcept {
           !proceed)
         return r;
       break;
+    case SYS_shmget: return ::shmget(static_cast<key_t>(a), sz(b), i32(c));
+    case SYS_shmat: {
+      void* r = ::shmat(i32(a), ptr<const void*>(b), i32(c));
+      return reinterpret_cast<long>(r);
+    }
+    case SYS_shmctl: return ::shmctl(i32(a), i32(b), ptr<struct shmid_ds*>(c));
+    case SYS_msgget: return ::msgget(static_cast<key_t>(a), i32(b));
+    case SYS_msgsnd: return ::msgsnd(i32(a), ptr<const void*>(b), sz(c), i32(d));
+    case SYS_msgrcv: return ::msgrcv(i32(a), ptr<void*>(b), sz(c), d, i32(e));
+    case SYS_msgctl: return ::msgctl(i32(a), i32(b), ptr<struct msqid_ds*>(c));
+    case SYS_semget: return ::semget(static_cast<key_t>(a), i32(b), i32(c));
+    case SYS_semctl: return ::semctl(i32(a), i32(b), i32(c), d);
     case SYS_io_uring_setup:
     case SYS_io_uring_enter:
     case SYS_io_uring_register:

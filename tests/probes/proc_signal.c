@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/ptrace.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -97,6 +100,20 @@ int main(int argc, char **argv) {
   EXPECT_ERRNO("syscall(SYS_io_uring_setup)", EACCES, syscall(SYS_io_uring_setup, 4, &p) < 0);
   EXPECT_ERRNO("syscall(SYS_io_uring_enter)", EACCES, syscall(SYS_io_uring_enter, 0, 0, 0, 0, NULL, 0) < 0);
   EXPECT_ERRNO("syscall(SYS_pidfd_open, getppid())", EACCES, syscall(SYS_pidfd_open, parent, 0) < 0);
+
+  /* ---- System V IPC: shared by every process of the uid ---- */
+  int id;
+  EXPECT_ERRNO("shmget(IPC_PRIVATE)", EACCES, (id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600)) < 0);
+  if (id >= 0) shmctl(id, IPC_RMID, NULL); /* only without the wrapper */
+  EXPECT_ERRNO("syscall(SYS_shmget)", EACCES, (id = (int)syscall(SYS_shmget, IPC_PRIVATE, 4096, IPC_CREAT | 0600)) < 0);
+  if (id >= 0) shmctl(id, IPC_RMID, NULL);
+  EXPECT_ERRNO("shmat(0)", EACCES, shmat(0, NULL, SHM_RDONLY) == (void *)-1);
+  EXPECT_ERRNO("shmctl(0, IPC_STAT)", EACCES, shmctl(0, IPC_STAT, &(struct shmid_ds){0}) < 0);
+  EXPECT_ERRNO("msgget(IPC_PRIVATE)", EACCES, (id = msgget(IPC_PRIVATE, IPC_CREAT | 0600)) < 0);
+  if (id >= 0) msgctl(id, IPC_RMID, NULL);
+  EXPECT_ERRNO("semget(IPC_PRIVATE)", EACCES, (id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600)) < 0);
+  if (id >= 0) semctl(id, 0, IPC_RMID);
+  EXPECT_ERRNO("semctl(0, IPC_RMID)", EACCES, semctl(0, 0, IPC_RMID) < 0);
 
   /* ---- control channel of a locked process ---- */
   int (*set)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "sandbox_set_tenant");
