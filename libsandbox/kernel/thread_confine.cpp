@@ -175,6 +175,7 @@ Result<std::unique_ptr<Confinement>> Confinement::prepare(const TenantContext& c
     const detail::BpfProgram& prog = detail::thread_filter(c->exec_allowed_);
     if (!prog.error.empty()) return Error{"seccomp", prog.error};
     if (!support().seccomp) return Error{"seccomp", "the kernel cannot install seccomp filters"};
+    rep.seccomp = true;  // compiled; apply() installs it or fails
 
     const KernelSupport& ks = support();
     if (ks.landlock_abi <= 0) {
