@@ -56,7 +56,8 @@ int area_root(ActiveTenant& t, int i) noexcept {
   if (fd >= 0) return fd;
   InternalScope internal;
   const auto& area = t.ctx->areas()[static_cast<std::size_t>(i)];
-  const int nfd = SB_REAL(open)(area.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // No O_DIRECTORY: an area may be a single file.
+  const int nfd = SB_REAL(open)(area.path.c_str(), O_PATH | O_CLOEXEC);
   if (nfd < 0) return -errno;
   fds::mark_internal(nfd);
   int expected = -1;
@@ -150,7 +151,20 @@ int beneath(ActiveTenant& t, int ai, const Request& rq, Target& out, bool no_sym
     relbuf[n + 1] = '\0';
     target = relbuf;
   }
-  const int fd = sys_openat2(rootfd, target, &how);
+  int fd = sys_openat2(rootfd, target, &how);
+  if (fd < 0 && errno == ENOTDIR && *rel == '\0') {
+    // A file area ("paths (files or trees)", e.g. read_only /etc/localtime):
+    // its root fd is the file itself (the area path's symlinks were followed
+    // when it was opened), and the request names exactly that file.
+    InternalScope internal;
+    if (rq.how == How::Open) {
+      char via[32];
+      fd_path(rootfd, via);
+      fd = SB_REAL(openat)(AT_FDCWD, via, (rq.oflags & ~O_NOFOLLOW), rq.mode);
+    } else {
+      fd = SB_REAL(fcntl)(rootfd, F_DUPFD_CLOEXEC, 0);
+    }
+  }
   if (fd < 0) return -errno;
   out.fd = fd;
   return 0;
