@@ -37,13 +37,24 @@ int cmd_check(int argc, char** argv) {
   }
   const tenant::Policy& policy = *loaded.value();
   int bad = 0;
-  std::size_t own = 0;
+  std::size_t with_own = 0;
   policy.for_each_tenant([&](std::string_view id, const tenant::RuleSet& rules) {
     if (rules.own_keys == 0) return;
-    ++own;
+    ++with_own;
     auto ctx = tenant::TenantContext::create(rules, id);
     if (!ctx) {
-      print_error(file, tenant::Error{"/tenants/" + std::string(id) + "/" + ctx.error().where, ctx.error().what});
+      // `where` is "root" or "read_only/2": point at the tenant's own key, or
+      // at the defaults (or tenant_root) it inherited the value from.
+      const std::string& w = ctx.error().where;
+      const std::string key = w.substr(0, w.find('/'));
+      bool own = false;
+      for (auto k : {tenant::RuleKey::Root, tenant::RuleKey::ReadWrite, tenant::RuleKey::ReadOnly,
+                     tenant::RuleKey::UnixSockets, tenant::RuleKey::Exec})
+        own = own || (key == tenant::rule_key_name(k) && rules.own(k));
+      std::string where = own ? "/tenants/" + std::string(id) + "/" + w : "/defaults/" + w;
+      if (!own && key == "root" && !policy.defaults().root.empty() && policy.defaults().root == policy.tenant_root())
+        where = "/tenant_root";
+      print_error(file, tenant::Error{where, ctx.error().what + " (tenant " + std::string(id) + ")"});
       ++bad;
     }
   });
@@ -51,13 +62,16 @@ int cmd_check(int argc, char** argv) {
   // the worst case for path length after expansion.
   const std::string longest(tenant::kMaxTenantIdLen, 'x');
   if (auto ctx = tenant::TenantContext::create(policy.defaults(), longest); !ctx) {
-    print_error(file, tenant::Error{"/defaults/" + ctx.error().where, ctx.error().what + " (with a 64-character id)"});
+    const std::string& w = ctx.error().where;
+    const bool from_template = w == "root" && policy.defaults().root == policy.tenant_root();
+    print_error(file, tenant::Error{from_template ? "/tenant_root" : "/defaults/" + w,
+                                    ctx.error().what + " (with a 64-character id)"});
     ++bad;
   }
   if (bad != 0) return 1;
   const tenant::RuleSet& d = policy.defaults();
   std::printf("%s: ok: %zu tenants (%zu with rules of their own), unknown_tenants=%s, defaults mode=%s\n",
-              file.c_str(), policy.tenant_count(), own,
+              file.c_str(), policy.tenant_count(), with_own,
               policy.unknown_tenants() == tenant::UnknownTenants::Deny ? "deny" : "defaults",
               d.mode == tenant::Mode::Audit ? "audit" : "enforce");
   return 0;

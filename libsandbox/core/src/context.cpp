@@ -51,7 +51,7 @@ bool prepare_path(std::string* p, std::string_view id, const std::string& where,
   char buf[kMaxPath];
   NormalizedPath np;
   if (!normalize_path("/", e, buf, sizeof buf, &np)) {
-    *err = Error{where, "path too long (or contains NUL) after expanding {tenant}"};
+    *err = Error{where, "longer than " + std::to_string(kMaxPath - 1) + " bytes after expanding {tenant}"};
     return false;
   }
   p->assign(buf, np.len);
