@@ -186,10 +186,53 @@ bool follows_final(const Request& rq, bool trailing_slash) noexcept {
   return true;
 }
 
+}  // namespace
+
+// An area whose configured path runs through a symlink (/srv/www/site-a ->
+// /home/site-a) is reached by the kernel under its real name: getcwd()
+// after chdir into it, /proc/self/fd/N of its descriptors and absolute
+// symlinks written with the real name all say /home/site-a/... . A path
+// that is denied as given but lies within the real location of an area
+// root (read from the root descriptor, which is that very directory) is
+// rewritten to the configured name and decided again. Only denied paths
+// pay for this (one readlink per area).
+bool remap_canonical(ActiveTenant& t, char* path, std::size_t* len) noexcept {
+  const auto& areas = t.ctx->areas();
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    const int rootfd = area_root(t, static_cast<int>(i));
+    if (rootfd < 0) continue;
+    char via[32];
+    char canon[kBuf];
+    fd_path(rootfd, via);
+    ssize_t n;
+    {
+      InternalScope internal;
+      ErrnoKeeper keep;
+      n = SB_REAL(readlink)(via, canon, sizeof canon - 1);
+    }
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof canon - 1 || canon[0] != '/') continue;
+    canon[n] = '\0';
+    const auto cl = static_cast<std::size_t>(n);
+    const std::string_view conf = areas[i].path;
+    if (conf == std::string_view(canon, cl)) continue;
+    if (!tenant::path_within(std::string_view(canon, cl), std::string_view(path, *len))) continue;
+    const std::size_t rest = *len - (cl == 1 ? 0 : cl);  // "/x" under "/" keeps its slash
+    if (conf.size() + rest + 1 > kBuf) return false;
+    std::memmove(path + conf.size(), path + (cl == 1 ? 0 : cl), rest + 1);
+    std::memcpy(path, conf.data(), conf.size());
+    *len = conf.size() + rest;
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
 // Decide on out.path and open beneath the deciding area.
 // 0, kUnconfined, or -errno; -EXDEV/-ELOOP from the kernel are returned as is.
 int decide_and_open(ActiveTenant& t, const char* op, const Request& rq, Target& out, bool* escaped) noexcept {
-  const tenant::Decision d = t.ctx->decide_path(std::string_view(out.path, out.len), rq.need);
+  tenant::Decision d = t.ctx->decide_path(std::string_view(out.path, out.len), rq.need);
+  if (!d.allowed && remap_canonical(t, out.path, &out.len)) d = t.ctx->decide_path(std::string_view(out.path, out.len), rq.need);
   if (!d.allowed) {
     std::string why;
     try {

@@ -91,6 +91,10 @@ int absolutize(int dirfd, const char* path, char* out, std::size_t cap, bool* tr
 // 0 or -errno (-EACCES: a link to a pipe/socket/deleted file).
 int walk(ActiveTenant& t, const char* abs, bool follow_final, char* out) noexcept;
 
+// Rewrites a denied path that lies in the real (symlink-resolved) location
+// of an area root to the area's configured name; true when rewritten.
+bool remap_canonical(ActiveTenant& t, char* path, std::size_t* len) noexcept;
+
 // Logs a denial of `target`; returns -EACCES (enforce) or kUnconfined (audit).
 int deny(ActiveTenant& t, const char* op, tenant::Need need, const char* target, const char* why) noexcept;
 

@@ -126,7 +126,9 @@ int fchdir(int fd) noexcept {
     return SB_REAL(fchdir)(fd);
   }
   if (a < 0) return sb::fail(-a);
-  const tenant::Decision d = t->ctx->decide_path(abs, Need::Stat);
+  tenant::Decision d = t->ctx->decide_path(abs, Need::Stat);
+  std::size_t alen = std::strlen(abs);
+  if (!d.allowed && sb::fs::remap_canonical(*t, abs, &alen)) d = t->ctx->decide_path(abs, Need::Stat);
   if (!d.allowed && sb::fs::deny(*t, "fchdir", Need::Stat, abs, "no rule: outside every allowed path") != sb::fs::kUnconfined)
     return sb::fail(EACCES);
   errno = saved;
