@@ -81,20 +81,12 @@ void log_line(const char* what, const char* detail) noexcept {
   if (n > 0) (void)!::write(2, line, static_cast<std::size_t>(n < 599 ? n : 599));
 }
 
-bool under_shared_tmp(const char* dir) noexcept {
-  for (const char* bad : {"/tmp", "/var/tmp", "/dev/shm"}) {
-    const std::size_t n = std::strlen(bad);
-    if (std::strncmp(dir, bad, n) == 0 && (dir[n] == '\0' || dir[n] == '/')) return true;
-  }
-  return false;
-}
-
 Map* open_map() noexcept {
   InternalScope internal;
   ErrnoKeeper keep;
   const char* dir = proc::state_dir();
-  if (dir == nullptr || dir[0] != '/' || under_shared_tmp(dir)) {
-    log_line("refusing state folder (must be absolute, not under /tmp)", dir);
+  if (dir == nullptr || dir[0] != '/') {
+    log_line("refusing state folder (must be absolute)", dir);
     return nullptr;
   }
   if (SB_REAL(mkdir)(dir, 0750) != 0 && errno != EEXIST) {
@@ -107,9 +99,12 @@ Map* open_map() noexcept {
     return nullptr;
   }
   struct stat dst {};
-  if (::fstat(dfd, &dst) != 0 || (dst.st_mode & S_IWOTH) != 0) {
+  // A world-writable folder (/tmp itself) or one owned by somebody else
+  // would let another user plant or swap the map: refuse it (fail closed).
+  // The default is /run/tenant-sandbox; a test may point elsewhere.
+  if (::fstat(dfd, &dst) != 0 || (dst.st_mode & S_IWOTH) != 0 || (dst.st_uid != 0 && dst.st_uid != ::geteuid())) {
     SB_REAL(close)(dfd);
-    log_line("state folder is world-writable, refusing it", dir);
+    log_line("state folder is world-writable or foreign-owned, refusing it", dir);
     return nullptr;
   }
   const int fd = SB_REAL(openat)(dfd, "budget", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
@@ -125,6 +120,8 @@ Map* open_map() noexcept {
     // the operator sets to Apache's, so workers and their children that run
     // as the Apache user can open it after dropping privileges.
     if (st.st_size == 0 && ::geteuid() == 0 && st.st_gid != dst.st_gid) (void)!::fchown(fd, static_cast<uid_t>(-1), dst.st_gid);
+    // The creator's umask (022) would leave 0640: the group needs to write.
+    if (st.st_size == 0 && st.st_uid == ::geteuid()) (void)!::fchmod(fd, 0660);
     const auto size = static_cast<off_t>(sizeof(Map));
     if (st.st_size >= size || ::ftruncate(fd, size) == 0) {
       void* p = ::mmap(nullptr, sizeof(Map), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -11,8 +11,8 @@
 // object leaves the budget when its last reference is gone.
 //
 // Where: a file-backed MAP_SHARED mapping, STATE_DIR/budget (default
-// /run/tenant-sandbox/budget; folder 0750, file 0660, opened O_NOFOLLOW, never
-// under /tmp or any world-writable folder). Two fixed open-addressing tables:
+// /run/tenant-sandbox/budget; folder 0750, file 0660, opened O_NOFOLLOW; a
+// world-writable or foreign-owned folder such as /tmp itself is refused). Two fixed open-addressing tables:
 // tenant slots {id, live count} and counted objects {inode, tenant slot,
 // refs}. Atomics only: no lock anywhere, so a worker killed in the middle
 // cannot wedge the others. A reference a SIGKILLed process never returned is

@@ -385,7 +385,7 @@ void on_tenant_cleared(ActiveTenant& t) noexcept {
 namespace {
 // Process exit gives every reference back (a process killed by SIGKILL
 // cannot: reconcile corrects that when its tenant next hits the cap).
-__attribute__((destructor)) void release_at_exit() noexcept {
+void release_all() noexcept {
   const int hw = fds::high_water();
   for (int fd = 0; fd < hw; ++fd)
     if (const std::uint64_t ino = fds::counted_ino(fd); ino != 0) {
@@ -393,9 +393,29 @@ __attribute__((destructor)) void release_at_exit() noexcept {
       budget::drop_ref(ino);
     }
 }
-
+__attribute__((destructor)) void release_at_exit() noexcept { release_all(); }
 }  // namespace
 
+}  // namespace sb::net
+
+// exit() runs the destructor above; _exit/_Exit (a forked child that
+// finished, or whose exec failed) do not. glibc's own exit() reaches its
+// internal _exit, never this one. Atomics only: async-signal-safe.
+// (glibc declares _exit without __THROW, _Exit with it: each keeps its own
+// exception specification.)
+extern "C" [[noreturn]] void _exit(int status) {
+  sb::net::release_all();
+  SB_REAL(_exit)(status);
+  __builtin_unreachable();
+}
+
+extern "C" [[noreturn]] void _Exit(int status) noexcept {
+  sb::net::release_all();
+  SB_REAL(_Exit)(status);
+  __builtin_unreachable();
+}
+
+namespace sb::net {
 }  // namespace sb::net
 
 // ---- descriptors a tenant creates without a path -------------------------------
