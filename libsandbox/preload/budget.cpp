@@ -165,6 +165,7 @@ Map* map() noexcept {
     ::munmap(m, sizeof(Map));  // another thread won
     return expected;
   }
+  net::prepare_diag();
   return m;
 }
 
@@ -426,6 +427,10 @@ bool adopt(std::uint64_t ino) noexcept {
 }
 
 void open_early() noexcept { (void)map(); }
+
+void after_fork_child() noexcept {
+  if (g_map.load(std::memory_order_acquire) != nullptr) net::prepare_diag();
+}
 
 int live_count(const char* id) noexcept {
   Map* m = map();

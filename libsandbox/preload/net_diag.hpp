@@ -15,4 +15,11 @@ namespace sb::net {
 // be concluded). No allocation; runs its own I/O through the real functions.
 int for_each_live_socket(void (*fn)(std::uint64_t inode, void* ctx), void* ctx) noexcept;
 
+// Opens this process's sock_diag socket now, while socket(AF_NETLINK) is
+// still permitted: request threads confined with seccomp (TenantKernelConfine)
+// may not create netlink sockets, but may use one that exists. Called when
+// the budget map is opened and in every forked child (a dump in progress is
+// per socket, so processes must not share one). Kept as an internal fd.
+void prepare_diag() noexcept;
+
 }  // namespace sb::net

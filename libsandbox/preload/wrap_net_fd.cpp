@@ -261,6 +261,7 @@ void before_fork() noexcept {
 void after_fork(bool in_child) noexcept {
   if (!in_child) return;
   ErrnoKeeper keep;
+  budget::after_fork_child();
   const int hw = fds::high_water();
   for (int fd = 0; fd < hw; ++fd)
     if (const std::uint64_t ino = fds::counted_ino(fd); ino != 0 && !budget::is_counted(ino)) fds::clear_counted(fd);
