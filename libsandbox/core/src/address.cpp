@@ -235,7 +235,8 @@ bool Cidr::contains(const CanonicalAddress& a) const noexcept {
 }
 
 Result<Cidr> parse_cidr(std::string_view text) {
-  const std::string shown = "\"" + std::string(text.substr(0, 80)) + (text.size() > 80 ? "...\"" : "\"");
+  // Built only on error: a valid policy parses many CIDRs.
+  auto shown = [text] { return "\"" + std::string(text.substr(0, 80)) + (text.size() > 80 ? "...\"" : "\""); };
   const char* expected = "expected an IPv4 or IPv6 address with an optional /prefix (10.0.0.0/8, 2001:db8::/32)";
   if (text.empty()) return Error{"", std::string("empty string; ") + expected};
   const std::size_t slash = text.find('/');
@@ -253,10 +254,10 @@ Result<Cidr> parse_cidr(std::string_view text) {
     } else if (inet_pton(AF_INET6, buf, &a6) == 1) {
       std::memcpy(base.data(), a6.s6_addr, 16);
     } else {
-      return Error{"", "not an IP address: " + shown + "; " + expected};
+      return Error{"", "not an IP address: " + shown() + "; " + expected};
     }
   } else {
-    return Error{"", "not an IP address: " + shown + "; " + expected};
+    return Error{"", "not an IP address: " + shown() + "; " + expected};
   }
   const unsigned max = v4 ? 32 : 128;
   unsigned prefix = max;
@@ -266,12 +267,12 @@ Result<Cidr> parse_cidr(std::string_view text) {
     bool digits = !p.empty() && p.size() <= 3;
     for (const char c : p) digits = digits && c >= '0' && c <= '9';
     if (!digits) {
-      return Error{"", "bad prefix length in " + shown + "; expected a number 0.." + std::to_string(max)};
+      return Error{"", "bad prefix length in " + shown() + "; expected a number 0.." + std::to_string(max)};
     }
     prefix = 0;
     for (const char c : p) prefix = prefix * 10 + static_cast<unsigned>(c - '0');
     if (prefix > max) {
-      return Error{"", "prefix length " + std::to_string(prefix) + " out of range in " + shown +
+      return Error{"", "prefix length " + std::to_string(prefix) + " out of range in " + shown() +
                            "; expected 0.." + std::to_string(max) + (v4 ? " for IPv4" : " for IPv6")};
     }
   }

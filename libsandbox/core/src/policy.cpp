@@ -113,8 +113,6 @@ class TenantTable {
     }
   }
 
-  void shrink() { arena_.shrink_to_fit(); }
-
  private:
   static std::uint64_t hash(std::string_view s) noexcept {
     std::uint64_t h = 1469598103934665603ull;  // FNV-1a, then a murmur finaliser
@@ -215,6 +213,27 @@ std::string pointer_token(std::string_view s) {
   return out;
 }
 
+// A JSON pointer built lazily: a chain of stack frames turned into text
+// only when an error is reported, so a valid million-tenant policy does not
+// pay for a string per value.
+struct Loc {
+  const Loc* parent = nullptr;
+  std::string_view key;  // an object member, or
+  std::size_t index = 0;  // an array element when is_index
+  bool is_index = false;
+
+  Loc child(std::string_view k) const noexcept { return Loc{this, k, 0, false}; }
+  Loc item(std::size_t i) const noexcept { return Loc{this, {}, i, true}; }
+  std::string str() const {
+    std::string head = parent != nullptr ? parent->str() : std::string();
+    if (parent == nullptr && key.empty() && !is_index) return head;  // the document itself
+    head += '/';
+    head += is_index ? std::to_string(index) : pointer_token(key);
+    return head;
+  }
+};
+const Loc kDocument{};
+
 // A string quoted for a message, with control and non-ASCII bytes escaped so
 // an error line can never carry a NUL, a newline or a terminal escape.
 std::string shown(std::string_view s) {
@@ -240,12 +259,12 @@ std::string got(const json& v) { return std::string(", got ") + v.type_name(); }
 
 // Every "{" must open the one template this format has. An unknown
 // "{tenantid}" left unexpanded would silently become a literal directory.
-bool check_template(std::string_view s, const std::string& where, ErrorSink& errs) {
+bool check_template(std::string_view s, const Loc& where, ErrorSink& errs) {
   for (std::size_t i = s.find('{'); i != std::string_view::npos; i = s.find('{', i + 1)) {
     if (s.compare(i, 8, "{tenant}") != 0) {
       const std::size_t close = s.find('}', i);
       const std::string_view bad = s.substr(i, close == std::string_view::npos ? 12 : close - i + 1);
-      errs.add(where, "unknown template " + shown(bad) + "; only {tenant} is replaced");
+      errs.add(where.str(), "unknown template " + shown(bad) + "; only {tenant} is replaced");
       return false;
     }
   }
@@ -253,76 +272,76 @@ bool check_template(std::string_view s, const std::string& where, ErrorSink& err
 }
 
 // A path string: absolute, no NUL, only the {tenant} template.
-bool check_path(const json& v, const std::string& where, ErrorSink& errs, std::string* out, bool allow_abstract = false) {
+bool check_path(const json& v, const Loc& where, ErrorSink& errs, std::string* out, bool allow_abstract = false) {
   if (!v.is_string()) {
-    errs.add(where, std::string(allow_abstract ? "expected a string (an absolute socket path or @name)"
+    errs.add(where.str(), std::string(allow_abstract ? "expected a string (an absolute socket path or @name)"
                                                : "expected a string (an absolute path)") + got(v));
     return false;
   }
   const auto& s = v.get_ref<const std::string&>();
   if (s.find('\0') != std::string::npos) {
-    errs.add(where, "contains a NUL byte " + shown(s));
+    errs.add(where.str(), "contains a NUL byte " + shown(s));
     return false;
   }
   if (s.empty()) {
-    errs.add(where, allow_abstract ? "empty; expected an absolute socket path or @name" : "empty; expected an absolute path");
+    errs.add(where.str(), allow_abstract ? "empty; expected an absolute socket path or @name" : "empty; expected an absolute path");
     return false;
   }
   if (s.size() >= kMaxPath) {
-    errs.add(where, "longer than " + std::to_string(kMaxPath - 1) + " bytes");
+    errs.add(where.str(), "longer than " + std::to_string(kMaxPath - 1) + " bytes");
     return false;
   }
   if (!check_template(s, where, errs)) return false;
   if (allow_abstract && s.front() == '@') {
     if (s.size() == 1) {
-      errs.add(where, "empty abstract socket name \"@\"; expected @name");
+      errs.add(where.str(), "empty abstract socket name \"@\"; expected @name");
       return false;
     }
   } else if (s.front() != '/') {
-    errs.add(where, "relative path " + shown(s) + "; all paths must be absolute (start with /)");
+    errs.add(where.str(), "relative path " + shown(s) + "; all paths must be absolute (start with /)");
     return false;
   }
   *out = s;
   return true;
 }
 
-void convert_path_list(const json& v, const std::string& where, ErrorSink& errs, std::vector<std::string>* out,
+void convert_path_list(const json& v, const Loc& where, ErrorSink& errs, std::vector<std::string>* out,
                        bool allow_abstract = false) {
   if (!v.is_array()) {
-    errs.add(where, "expected an array of absolute paths" + got(v));
+    errs.add(where.str(), "expected an array of absolute paths" + got(v));
     return;
   }
   out->reserve(v.size());
   std::size_t i = 0;
   for (const auto& item : v) {
     std::string s;
-    if (check_path(item, where + "/" + std::to_string(i), errs, &s, allow_abstract)) out->push_back(std::move(s));
+    if (check_path(item, where.item(i), errs, &s, allow_abstract)) out->push_back(std::move(s));
     ++i;
   }
 }
 
-void convert_cidr_list(const json& v, const std::string& where, ErrorSink& errs, std::vector<Cidr>* out) {
+void convert_cidr_list(const json& v, const Loc& where, ErrorSink& errs, std::vector<Cidr>* out) {
   if (!v.is_array()) {
-    errs.add(where, "expected an array of CIDR strings (\"10.0.0.0/8\", \"2001:db8::/32\")" + got(v));
+    errs.add(where.str(), "expected an array of CIDR strings (\"10.0.0.0/8\", \"2001:db8::/32\")" + got(v));
     return;
   }
   std::size_t i = 0;
   for (const auto& item : v) {
-    const std::string w = where + "/" + std::to_string(i++);
+    const Loc w = where.item(i++);
     if (!item.is_string()) {
-      errs.add(w, "expected a CIDR string (\"10.0.0.0/8\", \"2001:db8::/32\")" + got(item));
+      errs.add(w.str(), "expected a CIDR string (\"10.0.0.0/8\", \"2001:db8::/32\")" + got(item));
       continue;
     }
     auto c = parse_cidr(item.get_ref<const std::string&>());
     if (c) {
       out->push_back(c.value());
     } else {
-      errs.add(w, c.error().what);
+      errs.add(w.str(), c.error().what);
     }
   }
 }
 
-void convert_limit(const json& v, const std::string& where, ErrorSink& errs, std::uint32_t* out) {
+void convert_limit(const json& v, const Loc& where, ErrorSink& errs, std::uint32_t* out) {
   const std::string expected = "expected a whole number 0.." + std::to_string(kMaxLimit);
   std::uint64_t n = 0;
   if (v.is_number_unsigned()) {
@@ -330,16 +349,16 @@ void convert_limit(const json& v, const std::string& where, ErrorSink& errs, std
   } else if (v.is_number_integer()) {
     const auto i = v.get<std::int64_t>();
     if (i < 0) {
-      errs.add(where, "negative (" + std::to_string(i) + "); " + expected);
+      errs.add(where.str(), "negative (" + std::to_string(i) + "); " + expected);
       return;
     }
     n = static_cast<std::uint64_t>(i);
   } else {
-    errs.add(where, expected + got(v));
+    errs.add(where.str(), expected + got(v));
     return;
   }
   if (n > kMaxLimit) {
-    errs.add(where, std::to_string(n) + " is too large; " + expected);
+    errs.add(where.str(), std::to_string(n) + " is too large; " + expected);
     return;
   }
   *out = static_cast<std::uint32_t>(n);
@@ -349,16 +368,16 @@ constexpr const char* kRuleKeys =
     "root, read_write, read_only, max_connections, max_requests, ip_allow, ip_deny, unix_sockets, exec, mode";
 
 // One RULES object into `rs` (own keys only; merging comes later).
-void convert_rules(const json& obj, const std::string& where, bool is_defaults, ErrorSink& errs, RuleSet* rs) {
+void convert_rules(const json& obj, const Loc& where, bool is_defaults, ErrorSink& errs, RuleSet* rs) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     const std::string& k = it.key();
     const json& v = it.value();
-    const std::string w = where + "/" + pointer_token(k);
+    const Loc w = where.child(k);
     RuleKey key = RuleKey::None;
     if (k == "root") {
       key = RuleKey::Root;
       if (check_path(v, w, errs, &rs->root) && is_defaults && rs->root.find("{tenant}") == std::string::npos) {
-        errs.add(w, "does not contain {tenant}: every tenant would share this root");
+        errs.add(w.str(), "does not contain {tenant}: every tenant would share this root");
       }
     } else if (k == "read_write") {
       key = RuleKey::ReadWrite;
@@ -391,10 +410,10 @@ void convert_rules(const json& obj, const std::string& where, bool is_defaults, 
       } else if (v.is_string() && v.get_ref<const std::string&>() == "audit") {
         rs->mode = Mode::Audit;
       } else {
-        errs.add(w, "expected \"enforce\" or \"audit\"" + (v.is_string() ? ", got " + shown(v.get_ref<const std::string&>()) : got(v)));
+        errs.add(w.str(), "expected \"enforce\" or \"audit\"" + (v.is_string() ? ", got " + shown(v.get_ref<const std::string&>()) : got(v)));
       }
     } else {
-      errs.add(w, "unknown key " + shown(k) + "; expected one of " + kRuleKeys);
+      errs.add(w.str(), "unknown key " + shown(k) + "; expected one of " + kRuleKeys);
       continue;
     }
     rs->own_keys |= bit(key);
@@ -553,7 +572,8 @@ class Loader {
     have_current_ = false;
     if (obj.empty()) return;  // defaults only: no RuleSet, no allocation
     RuleSet rs;
-    convert_rules(obj, pointer(2), false, errs_, &rs);
+    const Loc tenants = kDocument.child("tenants");
+    convert_rules(obj, tenants.child(frames_[1].key), false, errs_, &rs);
     if (!keep) return;  // invalid or duplicate id: checked, not kept
     impl_.table.set_rules(current_, static_cast<std::uint32_t>(impl_.rules.size()));
     impl_.rules.push_back(std::move(rs));
@@ -591,7 +611,7 @@ void check_top_level(const json& doc, Policy::Impl& impl, ErrorSink& errs) {
   // tenant_root
   if (auto it = doc.find("tenant_root"); it == doc.end()) {
     errs.add("/tenant_root", "missing; expected an absolute path template containing {tenant}, e.g. \"/srv/www/{tenant}\"");
-  } else if (check_path(*it, "/tenant_root", errs, &impl.tenant_root) &&
+  } else if (check_path(*it, kDocument.child("tenant_root"), errs, &impl.tenant_root) &&
              impl.tenant_root.find("{tenant}") == std::string::npos) {
     errs.add("/tenant_root", "does not contain {tenant}: every tenant would share one root");
   }
@@ -609,7 +629,7 @@ void check_top_level(const json& doc, Policy::Impl& impl, ErrorSink& errs) {
   // defaults
   if (auto it = doc.find("defaults"); it != doc.end()) {
     if (it->is_object()) {
-      convert_rules(*it, "/defaults", true, errs, &impl.defaults);
+      convert_rules(*it, kDocument.child("defaults"), true, errs, &impl.defaults);
       impl.defaults.own_keys = 0;  // own_keys describes tenants; the defaults own nothing
     } else {
       errs.add("/defaults", "expected an object of rules" + got(*it));
@@ -653,8 +673,6 @@ Result<std::shared_ptr<const Policy>, Errors> Policy::parse(std::string_view jso
 
     if (!impl->defaults.own(RuleKey::Root) && impl->defaults.root.empty()) impl->defaults.root = impl->tenant_root;
     for (RuleSet& rs : impl->rules) merge_defaults(impl->defaults, &rs);
-    impl->rules.shrink_to_fit();
-    impl->table.shrink();
     return PolicyBuilder::make(std::move(impl));
   } catch (const std::bad_alloc&) {
     return Errors{Error{"", "out of memory while loading the policy"}};
