@@ -28,6 +28,7 @@
 #include <apr_strings.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 APLOG_USE_MODULE(tenant_tag);
@@ -98,12 +99,26 @@ static int tt_first_generation(void)
  * on the console, before the running server is touched). */
 static int tt_stopping(const process_rec *proc)
 {
-    int i;
-    for (i = 1; i < proc->argc; ++i) {
-        const char *a = proc->argv[i], *k = NULL;
-        if (!strcmp(a, "-k") && i + 1 < proc->argc) k = proc->argv[i + 1];
-        else if (!strncmp(a, "-k", 2)) k = a + 2;
+    /* process->argv no longer holds "-k": ap_mpm_rewrite_args consumed it,
+     * so read the command line the kernel kept. */
+    char buf[4096];
+    ssize_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    const char *a, *end, *prev = "";
+    (void)proc;
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+    }
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    end = buf + n;
+    for (a = buf; a < end; a += strlen(a) + 1) {
+        const char *k = NULL;
+        if (!strcmp(prev, "-k")) k = a;
+        else if (!strncmp(a, "-k", 2) && a[2]) k = a + 2;
         if (k && (!strcmp(k, "stop") || !strcmp(k, "graceful-stop"))) return 1;
+        prev = a;
     }
     return 0;
 }
