@@ -277,3 +277,13 @@ TEST_CASE("policy: load_file reads the example data", "[policy]") {
   REQUIRE(r.ok());
   CHECK(r.value()->tenant_count() == 2);
 }
+
+TEST_CASE("policy: a flood of errors is capped and counted", "[policy]") {
+  std::string text = R"({"version":1,"tenant_root":"/srv/www/{tenant}","tenants":{)";
+  for (int i = 0; i < 3000; ++i) text += (i ? "," : "") + std::string("\"bad id ") + std::to_string(i) + "\":{}";
+  text += "}}";
+  const auto errs = errors_of(text);
+  REQUIRE(errs.size() == 1001);
+  CHECK(errs.back().what == "... and 2000 more errors not listed");
+  CHECK(errs.front().where == "/tenants/bad id 0");
+}

@@ -558,7 +558,7 @@ class Loader {
     if (dup) {
       // Reported once; the value that follows is still checked (the last
       // one wins in the DOM, but the policy is refused anyway).
-      dup_errors_.push_back({pointer(frames_.size()), "duplicate key " + shown(k) + " (a JSON parser would silently keep only the last)"});
+      dup_errors_.add(pointer(frames_.size()), "duplicate key " + shown(k) + " (a JSON parser would silently keep only the last)");
     }
     return true;
   }
@@ -580,7 +580,7 @@ class Loader {
   }
 
  public:
-  std::vector<Error> dup_errors_;
+  ErrorSink dup_errors_;
 
  private:
   Policy::Impl& impl_;
@@ -664,8 +664,7 @@ Result<std::shared_ptr<const Policy>, Errors> Policy::parse(std::string_view jso
     } catch (const json::parse_error& e) {
       return Errors{Error{"", parse_error_text(e)}};
     }
-    ErrorSink errs;
-    for (auto& e : loader.dup_errors_) errs.add(std::move(e.where), std::move(e.what));
+    ErrorSink& errs = loader.dup_errors_;
     check_top_level(doc, *impl, errs);
     Errors all = errs.take();
     for (auto& e : tenant_errs.take()) all.push_back(std::move(e));
