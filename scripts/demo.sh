@@ -69,7 +69,9 @@ cat > "$demo/policy.json" <<JSON
   "tenant_root": "$demo/www/{tenant}",
   "unknown_tenants": "deny",
   "defaults": {
-    "read_only": ["/usr/share/zoneinfo", "/etc/ssl/certs", "/usr/share/php", "/dev/urandom"],
+    "read_only": ["/usr/share/zoneinfo", "/etc/ssl/certs", "/usr/share/php", "/dev/urandom",
+                  "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf", "/etc/nsswitch.conf",
+                  "/etc/gai.conf", "/etc/services", "/etc/protocols"],
     "ip_allow": ["127.0.0.1/32", "::1/128"]
   },
   "tenants": { "site-a": {}, "site-b": {} }

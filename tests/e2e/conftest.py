@@ -30,7 +30,11 @@ WWW_DATA = pwd.getpwnam("www-data")
 # What PHP needs to read while a tenant is set (conf/policy.example.json
 # explains each entry).
 PHP_READ_ONLY = ["/usr/share/zoneinfo", "/etc/ssl/certs", "/usr/share/php",
-                 "/usr/share/ca-certificates", "/etc/localtime", "/dev/urandom"]
+                 "/usr/share/ca-certificates", "/etc/localtime", "/dev/urandom",
+                 # glibc's resolver (getaddrinfo behind fsockopen/curl) reads these
+                 # itself; invisible to LD_PRELOAD, enforced by Landlock.
+                 "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf", "/etc/nsswitch.conf",
+                 "/etc/gai.conf", "/etc/services", "/etc/protocols"]
 
 _servers = []  # every server started by the running test (for the report)
 
