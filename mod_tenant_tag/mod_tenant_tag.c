@@ -16,6 +16,7 @@
  * tenant, before log_transaction.
  */
 #include "mod_tenant_tag.h"
+#include "tt_kernel.h"
 
 #include "ap_mpm.h"
 #include "http_connection.h"
@@ -227,8 +228,8 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     }
     if (kernel_wanted)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10908)
-                     "TenantKernelConfine On: kernel confinement (Landlock, seccomp) is not "
-                     "available yet in this build; only the LD_PRELOAD layer applies");
+                     "TenantKernelConfine On: workers apply the kernel baseline and run "
+                     "tenant handlers on confined threads (Landlock, seccomp; tt_kernel.c)");
     if (audit)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10909)
                      "TenantSandbox Audit: tenants are set as with On; whether a denial "
@@ -477,6 +478,7 @@ static void tt_register_hooks(apr_pool_t *p)
     ap_hook_insert_filter(tt_insert_filter, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
+    tt_kernel_register_hooks(p);  /* tt_kernel.c */
 }
 
 module AP_MODULE_DECLARE_DATA tenant_tag_module = {

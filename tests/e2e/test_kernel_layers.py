@@ -1,0 +1,230 @@
+"""Kernel layers in Apache (issue 4): prefork + mod_php with PHP FFI on, so
+tenant code can make raw system calls that never pass through libsandbox.
+
+Each attack is also run from a control vhost of the same tenant with
+TenantKernelConfine Off (LD_PRELOAD layer only), where it must SUCCEED: that
+proves the probe really bypasses the preload layer, and that the denial in
+the confined vhost comes from the kernel layer (so these tests fail without
+it)."""
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import make_tenant_dir, policy_for
+
+# Raw system calls through PHP FFI. syscall() is variadic in libc; declared
+# here with fixed integer/pointer arguments, which is the same calling
+# sequence on x86-64 (glibc's syscall() is assembly and reads registers).
+KERN_PHP = r"""<?php
+header('Content-Type: application/json');
+$op = $_GET['op'] ?? 'whoami';
+$arg = $_GET['arg'] ?? '';
+$out = ['tenant' => $_SERVER['TENANT_ID'] ?? null, 'pid' => getmypid(), 'op' => $op];
+// libc's own syscall() and kill(), looked up in libc.so.6 itself: the
+// process-wide names are libsandbox's wrappers, which would refuse these
+// calls before the kernel sees them.
+$ffi = FFI::cdef("
+    long syscall(long number, long a1, const char *a2, long a3, long a4);
+    int kill(int pid, int sig);
+    int *__errno_location(void);
+", "libc.so.6");
+$sb = FFI::cdef("
+    int sandbox_set_tenant(const char *);
+    int sandbox_clear_tenant(const char *);
+    const char *sandbox_current_tenant(void);
+");
+$errno = function () use ($ffi) { return $ffi->__errno_location()[0]; };
+// gettid (186): a confined handler runs on a thread of its own.
+$out['tid'] = $ffi->syscall(186, 0, null, 0, 0);
+$cur = $sb->sandbox_current_tenant();
+$out['current'] = is_string($cur) ? $cur : ($cur === null ? null : FFI::string($cur));
+switch ($op) {
+case 'whoami':
+    $out['ok'] = true;
+    break;
+case 'raw_open':
+    // openat(AT_FDCWD, arg, O_RDONLY)
+    $fd = $ffi->syscall(257, -100, $arg, 0, 0);
+    $out['errno'] = $fd < 0 ? $errno() : 0;
+    $out['ok'] = $fd >= 0;
+    if ($fd >= 0) { $ffi->syscall(3, $fd, null, 0, 0); }
+    break;
+case 'steer':
+    $out['clear'] = $sb->sandbox_clear_tenant(null);
+    $out['set'] = $sb->sandbox_set_tenant($arg);
+    $cur = $sb->sandbox_current_tenant();
+    $out['after'] = is_string($cur) ? $cur : ($cur === null ? null : FFI::string($cur));
+    $out['ok'] = $out['clear'] === 0 || $out['set'] === 0;
+    break;
+case 'kill':
+    [$pid, $sig] = explode(':', $arg);
+    if ((int)$pid === getmypid()) { $out['self'] = true; $out['ok'] = null; break; }
+    $rc = $ffi->kill((int)$pid, (int)$sig);
+    $out['errno'] = $rc < 0 ? $errno() : 0;
+    $out['ok'] = $rc === 0;
+    break;
+case 'read':
+    $r = @file_get_contents($arg);
+    $out['ok'] = $r !== false;
+    $out['data'] = $r === false ? null : $r;
+    break;
+}
+echo json_encode($out);
+"""
+
+EACCES, EPERM = 13, 1
+
+
+@pytest.fixture
+def kern(apache_factory):
+    # Two workers: one attacks, the other is its sibling (same uid).
+    a = apache_factory(workers=2)
+    for t in ("site-a", "site-b"):
+        d = make_tenant_dir(a.root, t)
+        with open(os.path.join(d, "kern.php"), "w") as fh:
+            fh.write(KERN_PHP)
+        os.chown(os.path.join(d, "kern.php"), 33, 33)
+    with open(os.path.join(a.root, "www", "site-a", "hello.txt"), "w") as fh:
+        fh.write("static-of-site-a")
+    a.write_policy(policy_for(a.root, ["site-a", "site-b"]))
+    ffi = ["php_admin_value ffi.enable 1"]
+    a.tenant_vhost("site-a", ffi)
+    a.tenant_vhost("site-b", ffi)
+    # Control: the same tenant, LD_PRELOAD layer only.
+    d = os.path.join(a.root, "www", "site-a")
+    a.add_vhost("nokernel-a.test", [f"DocumentRoot {d}", "TenantId site-a",
+                                   "TenantKernelConfine Off", *ffi])
+    a.server_extra.append("LogLevel info tenant_tag:debug")
+    a.start()
+    return a
+
+
+def kphp(a, host, op, arg=""):
+    from urllib.parse import urlencode
+    r = a.get(host, "/kern.php?" + urlencode({"op": op, "arg": arg}))
+    assert r.status == 200, r
+    return r.json()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_worker_logs_kernel_support_and_baseline(kern):
+    kphp(kern, "site-a.test", "whoami")  # a worker has surely run child_init
+    end = time.time() + 10
+    while time.time() < end and "AH10931" not in kern.error_log():
+        time.sleep(0.2)
+    log = kern.error_log()
+    assert "AH10930" in log and "landlock ABI" in log, log[-3000:]
+    assert "AH10931" in log and "caps: none left" in log and "dumpable: no" in log
+    assert "AH10932" not in log
+
+
+def test_handler_runs_on_a_confined_thread_with_the_tenant_set(kern):
+    r = kphp(kern, "site-a.test", "whoami")
+    assert r["tenant"] == "site-a" and r["current"] == "site-a", r
+    assert r["tid"] != r["pid"], "the PHP handler must run on its own thread"
+    # The control vhost runs on the worker's own thread.
+    r = kphp(kern, "nokernel-a.test", "whoami")
+    assert r["tid"] == r["pid"] and r["current"] == "site-a", r
+
+
+def test_preload_layer_still_works_on_the_confined_thread(kern):
+    secret_b = os.path.join(kern.root, "www", "site-b", "secret.txt")
+    r = kphp(kern, "site-a.test", "read", secret_b)
+    assert not r["ok"], r
+    # The denial was logged by libsandbox for site-a: the tag reached the
+    # confined thread (else the preload layer would pass the call through).
+    assert any("site-b/secret.txt" in l for l in kern.denials("site-a")), kern.error_log()[-3000:]
+    own = kphp(kern, "site-a.test", "read", os.path.join(kern.root, "www", "site-a", "secret.txt"))
+    assert own["ok"] and own["data"] == "secret-of-site-a", own
+
+
+def test_raw_openat_through_ffi_is_refused_by_the_kernel(kern):
+    secret_b = os.path.join(kern.root, "www", "site-b", "secret.txt")
+    control = kphp(kern, "nokernel-a.test", "raw_open", secret_b)
+    assert control["ok"], f"raw openat must bypass the preload layer (else this test proves nothing): {control}"
+    r = kphp(kern, "site-a.test", "raw_open", secret_b)
+    assert not r["ok"] and r["errno"] == EACCES, r
+    own = kphp(kern, "site-a.test", "raw_open", os.path.join(kern.root, "www", "site-a", "secret.txt"))
+    assert own["ok"], own
+
+
+def test_ffi_cannot_steer_libsandbox_from_the_confined_thread(kern):
+    r = kphp(kern, "site-a.test", "steer", "site-b")
+    assert r["clear"] == -EPERM and r["set"] == -EPERM, r
+    assert r["after"] == "site-a" and not r["ok"], r
+
+
+def test_kill_of_a_sibling_worker_fails_and_the_worker_then_serves_the_other_tenant(kern):
+    a = kern
+    kids = a.children()
+    assert len(kids) >= 2, kids
+    # Control first (signal 0: only asks whether the signal may be sent):
+    # same uid, so without the kernel layer it may.
+    for _ in range(20):
+        c = kphp(a, "nokernel-a.test", "whoami")
+        sib = next(p for p in kids if p != c["pid"])
+        c = kphp(a, "nokernel-a.test", "kill", f"{sib}:0")
+        if not c.get("self"):
+            break
+    assert c["ok"], f"same-uid kill must work without the kernel layer: {c}"
+    r = kphp(a, "site-a.test", "whoami")
+    attacker = r["pid"]
+    sibling = next(p for p in a.children() if p != attacker)
+    for _ in range(20):  # until the attacker is not the target itself
+        r = kphp(a, "site-a.test", "kill", f"{sibling}:{int(signal.SIGTERM)}")
+        if not r.get("self"):
+            break
+    assert r["pid"] != sibling and not r.get("self"), r
+    assert not r["ok"] and r["errno"] == EPERM, r
+    time.sleep(0.3)
+    assert alive(sibling), "the sibling worker was killed"
+    attacker = r["pid"]
+    # The same worker now serves tenant B, correctly confined as B.
+    secret_a = os.path.join(a.root, "www", "site-a", "secret.txt")
+    served = None
+    for _ in range(40):
+        b = kphp(a, "site-b.test", "read", os.path.join(a.root, "www", "site-b", "secret.txt"))
+        if b["pid"] == attacker:
+            served = b
+            break
+    assert served, "the attacking worker never served site-b"
+    assert served["tenant"] == "site-b" and served["current"] == "site-b", served
+    assert served["ok"] and served["data"] == "secret-of-site-b", served
+    for _ in range(40):
+        b = kphp(a, "site-b.test", "raw_open", secret_a)
+        if b["pid"] == attacker:
+            assert not b["ok"] and b["errno"] == EACCES, b
+            break
+    else:
+        pytest.fail("the attacking worker never served site-b's raw_open")
+
+
+def test_static_files_are_served_in_the_confined_thread(kern):
+    r = kern.get("site-a.test", "/hello.txt")
+    assert r.status == 200 and r.body == b"static-of-site-a", r
+    r = kern.get("site-a.test", "/index.html")
+    assert r.status == 200 and b"page-of-site-a" in r.body, r
+
+
+def test_no_unconfined_fallback_and_no_self_inflicted_denials(kern):
+    """Every tenant request of this server ran confined or on the control
+    vhost: no 503 for failed confinement, no tag left behind."""
+    kphp(kern, "site-a.test", "whoami")
+    kphp(kern, "site-b.test", "whoami")
+    log = kern.error_log()
+    for tag in ("AH10933", "AH10934", "AH10935", "AH10936", "AH10940", "AH10916", "AH10917"):
+        assert tag not in log, (tag, log[-3000:])
+    # The module's own work (building the ruleset: O_PATH opens of system
+    # paths, libsandbox.so, the state dir; pinning its fd) is never judged
+    # as the request's tenant.
+    own = [l for l in kern.denials() if "libsandbox.so" in l or "/etc/passwd" in l or "op=fcntl" in l]
+    assert not own, own
