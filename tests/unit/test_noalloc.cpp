@@ -14,11 +14,18 @@
 #include "tenant/policy.hpp"
 #include "tenant/tenant_id.hpp"
 
+// ASan supplies its own operator new/delete and flags ours as mismatched
+// pairs; the counting runs in the ordinary (non-sanitizer) build.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define TS_COUNT_ALLOCATIONS 1
+#endif
+
 namespace {
 thread_local bool g_counting = false;
 thread_local long g_allocations = 0;
 }  // namespace
 
+#ifdef TS_COUNT_ALLOCATIONS
 void* operator new(std::size_t n) {
   if (g_counting) ++g_allocations;
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
@@ -29,8 +36,13 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 TEST_CASE("hot path: decisions, lookups and normalisation allocate nothing", "[noalloc]") {
+#ifndef TS_COUNT_ALLOCATIONS
+  WARN("allocation counting is off in sanitizer builds");
+  return;
+#endif
   auto p = tenant::Policy::parse(R"({"version":1,"tenant_root":"/srv/www/{tenant}","unknown_tenants":"defaults",
     "defaults":{"read_only":["/usr/share/zoneinfo"],"ip_deny":["127.0.0.0/8"],"ip_allow":["192.0.2.0/24"],
                 "exec":["/usr/bin/convert"],"unix_sockets":["@cache"]},
