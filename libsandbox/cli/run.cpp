@@ -6,6 +6,15 @@
 // COMMAND itself is the operator's choice and is not checked against
 // `exec`; whatever COMMAND executes is. The exit status is COMMAND's, since
 // exec replaces this process.
+//
+// Right before the exec the kernel layers (libsandbox/kernel) are applied
+// to this process for good: the worker baseline (no capabilities, not
+// dumpable, no_new_privs, seccomp against io_uring/ptrace/bpf/...) and the
+// tenant's Landlock ruleset + seccomp filter, with EXECUTE granted for
+// COMMAND itself (and its #! interpreter). So COMMAND and everything it
+// starts stay confined even through raw system calls and static binaries.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,8 +23,10 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "commands.hpp"
+#include "kernel_confine.hpp"
 #include "tenant/context.hpp"
 #include "tenant/policy.hpp"
 #include "tenant/tenant_id.hpp"
@@ -28,7 +39,11 @@ namespace cli {
 namespace {
 
 int usage() {
-  std::fputs("usage: tenant-sandbox run --policy POLICY --tenant ID -- COMMAND [ARG...]\n", stderr);
+  std::fputs("usage: tenant-sandbox run --policy POLICY --tenant ID [--no-kernel] -- COMMAND [ARG...]\n"
+             "  runs COMMAND as tenant ID: libsandbox preloaded, and the kernel layers (seccomp,\n"
+             "  Landlock, no capabilities) applied for the life of COMMAND and its children\n"
+             "  --no-kernel  LD_PRELOAD layer only (for tests of that layer alone; never for tenants)\n",
+             stderr);
   return 2;
 }
 
@@ -51,11 +66,112 @@ std::string find_library() {
   return {};
 }
 
+bool executable_file(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+}
+
+// The file execvp would run: the kernel layer grants EXECUTE on exactly this
+// file, and we exec exactly it (execv), so the PATH search happens once.
+// Empty when nothing on PATH fits (execvp then reports the error).
+std::string resolve_command(const char* name) {
+  if (std::strchr(name, '/') != nullptr) return name;
+  const char* env = std::getenv("PATH");
+  const std::string path = env != nullptr && env[0] != '\0' ? env : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = path.find(':', start);
+    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (dir.empty()) dir = ".";
+    const std::string candidate = dir + "/" + name;
+    if (executable_file(candidate)) return candidate;
+    if (end == std::string::npos) return {};
+    start = end + 1;
+  }
+}
+
+// "#!/bin/sh -e" -> "/bin/sh": the kernel opens a script's interpreter for
+// execution too (Landlock checks EXECUTE on it), so it needs the same rule.
+std::string script_interpreter(const std::string& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n < 3 || buf[0] != '#' || buf[1] != '!') return {};
+  std::string line(buf + 2, static_cast<std::size_t>(n - 2));
+  line = line.substr(0, line.find('\n'));
+  const std::size_t b = line.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  line = line.substr(b);
+  return line.substr(0, line.find_first_of(" \t"));
+}
+
+// The kernel layers (libsandbox/kernel/README.md), applied to this process
+// right before exec and inherited by COMMAND and everything it starts, so a
+// raw syscall(), io_uring or a static binary cannot go around the preload
+// library (THREATS 4, 6, 20). The worker baseline (no capabilities, not
+// dumpable, no_new_privs, seccomp against io_uring/ptrace/bpf/...) then the
+// tenant's Landlock ruleset + per-thread seccomp filter. false: do not exec.
+bool apply_kernel_layers(const tenant::TenantContext& ctx, const std::string& command,
+                         const std::string& library, const char* state_dir) {
+  namespace k = tenant::kernel;
+  auto base = k::apply_worker_baseline();
+  if (!base) {
+    std::fprintf(stderr, "tenant-sandbox run: kernel baseline failed: %s; refusing to run COMMAND\n",
+                 base.error().str().c_str());
+    return false;
+  }
+  // The baseline's warnings are about root's extra powers (bounding set,
+  // securebits); for any other user they are noise in every cron mail.
+  if (::geteuid() == 0)
+    for (const std::string& w : base.value().warnings)
+      std::fprintf(stderr, "tenant-sandbox run: warning: %s\n", w.c_str());
+  if (ctx.mode() == tenant::Mode::Audit) {
+    // Audit mode promises that nothing is refused, only logged; a kernel
+    // ruleset cannot log, it can only refuse. The baseline above stays.
+    std::fprintf(stderr,
+                 "tenant-sandbox run: tenant '%s' is in audit mode: the per-tenant kernel ruleset "
+                 "(Landlock, seccomp) is not applied, denials are only logged\n",
+                 std::string(ctx.id()).c_str());
+    return true;
+  }
+  k::ConfineOptions opts;
+  opts.extra_read_only.push_back(library);
+  opts.extra_read_write.push_back(state_dir);
+  if (!command.empty()) {
+    opts.extra_exec.push_back(command);
+    std::string interp = script_interpreter(command);
+    for (int depth = 0; !interp.empty() && depth < 4; ++depth) {
+      opts.extra_exec.push_back(interp);
+      interp = script_interpreter(interp);
+    }
+  }
+  auto c = k::Confinement::prepare(ctx, opts);
+  if (!c) {
+    std::fprintf(stderr, "tenant-sandbox run: kernel confinement failed: %s; refusing to run COMMAND\n",
+                 c.error().str().c_str());
+    return false;
+  }
+  for (const std::string& w : c.value()->report().warnings)
+    std::fprintf(stderr, "tenant-sandbox run: warning: %s\n", w.c_str());
+  if (const int rc = c.value()->apply(); rc != 0) {
+    std::fprintf(stderr, "tenant-sandbox run: kernel confinement failed: %s; refusing to run COMMAND\n",
+                 std::strerror(-rc));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
   const char* policy_path = nullptr;
   const char* id = nullptr;
+  // --no-kernel exists for the preload layer's own probes: with the kernel
+  // layers on, Landlock refuses most of what they check as well, so they
+  // would pass with the wrapper they test removed.
+  bool kernel = true;
   int i = 1;
   for (; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -69,6 +185,8 @@ int cmd_run(int argc, char** argv) {
       policy_path = argv[i] + 9;
     } else if (a.rfind("--tenant=", 0) == 0) {
       id = argv[i] + 9;
+    } else if (a == "--no-kernel") {
+      kernel = false;
     } else {
       std::fprintf(stderr, "tenant-sandbox run: unexpected argument '%s'\n", argv[i]);
       return usage();
@@ -118,12 +236,15 @@ int cmd_run(int argc, char** argv) {
   }
 
   // ---- KERNEL CONFINEMENT CALL SITE ----------------------------------------
-  // The lead adds the kernel layers (seccomp, Landlock, capabilities) here,
-  // after the policy is known and right before exec; nothing may run
-  // between that call and the exec below.
+  // After the policy is known and right before exec; nothing runs between
+  // the confinement and the exec below.
+  const std::string resolved = resolve_command(command[0]);
+  if (kernel && !apply_kernel_layers(*ctx.value(), resolved, library, std::getenv("TENANT_SANDBOX_STATE_DIR")))
+    return 2;
   // ---------------------------------------------------------------------------
 
-  ::execvp(command[0], command);
+  if (!resolved.empty()) ::execv(resolved.c_str(), command);
+  else ::execvp(command[0], command);
   const int err = errno;
   std::fprintf(stderr, "tenant-sandbox run: cannot execute %s: %s\n", command[0], std::strerror(err));
   return 127;

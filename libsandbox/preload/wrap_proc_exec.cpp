@@ -24,10 +24,18 @@ int run_checked(sb::ActiveTenant& t, sb::proc::CheckedProgram& prog, char* const
   try {
     const sb::proc::ChildEnv env(t, envp);
     sb::net::before_exec();
-    if (prog.fd >= 0)
+    if (prog.fd >= 0) {
       SB_REAL(syscall)(SYS_execveat, prog.fd, "", argv, env.envp(), AT_EMPTY_PATH);
-    else
+      // Under the kernel layer (tenant-sandbox run, a confined request
+      // thread) the per-thread seccomp filter refuses execveat(AT_EMPTY_PATH)
+      // with EACCES: it would run memfds no Landlock rule covers. Then exec
+      // by the checked path: Landlock grants EXECUTE only on the listed
+      // files' inodes, so a file swapped in after the check is refused by
+      // the kernel instead. (kernel-wire: additive fallback)
+      if (errno == EACCES) SB_REAL(execve)(prog.path, argv, env.envp());
+    } else {
       SB_REAL(execve)(prog.path, argv, env.envp());
+    }
     const int e = errno;
     sb::net::exec_failed();
     sb::proc::close_program(prog);

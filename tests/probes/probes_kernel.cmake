@@ -19,3 +19,10 @@ if(TARGET tenant_kernel)
             $<TARGET_FILE:kernel_confine_probe> $<TARGET_FILE:kernel_static_hello>)
   set_tests_properties(probe.kernel_confine PROPERTIES LABELS "kernel;probe" TIMEOUT 120)
 endif()
+
+# `tenant-sandbox run` applies the kernel layers before exec (libsandbox/cli/
+# run.cpp): raw syscall(SYS_openat/openat2/unlinkat), io_uring, kill and
+# ptrace of a process outside the tenant's domain all fail in the command.
+if(TARGET tenant_kernel)
+  ts_add_probe(kernel_run_raw SOURCES kernel_run_raw.c MODE run VARIANTS plain)
+endif()

@@ -33,7 +33,12 @@ export PROBE_ROOT="$root" PROBE_POLICY="$root/policy.json" PROBE_LIBSANDBOX="$li
 export TENANT_SANDBOX_STATE_DIR="$root/state"
 cd "$root/www/site-a"
 case "$mode" in
-  run) exec "$cli" run --policy "$root/policy.json" --tenant site-a -- "$probe" "$root" "$root/policy.json" "$@" ;;
+  # Probes of the preload layer run it alone (--no-kernel): with the kernel
+  # layers on, Landlock would refuse most of what they check too, and they
+  # would pass with the wrapper they exercise removed. kernel_* probes test
+  # `run` with its kernel layers.
+  run) kflag=--no-kernel; [[ $name == kernel_* ]] && kflag=
+       exec "$cli" run --policy "$root/policy.json" --tenant site-a $kflag -- "$probe" "$root" "$root/policy.json" "$@" ;;
   preload) LD_PRELOAD="$lib" exec "$probe" "$root" "$root/policy.json" "$@" ;;
   *) echo "run_probe.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
