@@ -83,9 +83,22 @@ struct PrepareJob {
   std::string err;
   bool done = false;
 };
-std::mutex g_prep_mutex;
-std::condition_variable g_prep_cv;
-std::deque<PrepareJob*> g_prep_queue;
+// Heap-allocated and never destroyed: the preparer thread waits on the
+// condition variable for the life of the process, and glibc's
+// pthread_cond_destroy (run by a static destructor at exit) blocks until
+// its waiters are gone -- a worker would hang in exit() on graceful restart.
+struct PrepState {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<PrepareJob*> queue;
+};
+PrepState& prep() {
+  static PrepState* s = new PrepState();  // leaked on purpose (above)
+  return *s;
+}
+#define g_prep_mutex (prep().m)
+#define g_prep_cv (prep().cv)
+#define g_prep_queue (prep().queue)
 pid_t g_prep_pid = 0;  // the process whose preparer runs (fork leaves none behind)
 
 void prepare_now(PrepareJob& job) {
