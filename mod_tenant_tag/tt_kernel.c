@@ -218,6 +218,16 @@ static int tt_k_handler(request_rec *r)
             r->connection->keepalive = AP_CONN_CLOSE;
         }
     }
+    if (call.status == DECLINED) {
+        /* No handler took the request in the confined thread. Returning
+         * DECLINED would let ap_run_handler go on with the remaining
+         * handlers on this, unconfined, thread; answer as ap_invoke_handler
+         * does for "handler not found" instead. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10941)
+                      "tenant %s: no handler took the request in the confined thread: 500",
+                      call.tenant);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return call.status;
 }
 

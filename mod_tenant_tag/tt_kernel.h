@@ -18,6 +18,8 @@
  *   10938 tenant confinement prepared (debug: the ruleset report)
  *   10939 tenant in audit mode: no per-request kernel ruleset (once per tenant)
  *   10940 child: warm-up of the confined-thread spawners failed
+ *   10941 request: no handler took the request in the confined thread -> 500
+ *         (debug; never falls back to the unconfined thread)
  */
 #ifndef TT_KERNEL_H
 #define TT_KERNEL_H
