@@ -105,3 +105,29 @@ def test_posix_kill_of_sibling_worker_fails(net_server):
             continue  # served by that very worker: not a sibling for this request
         assert not r["ok"], f"site-a signalled sibling {pid}: {r}"
     assert a.php("site-a.test", "kill", str(a.pid()))["ok"] is False
+
+
+def test_proc_open_of_a_listed_program_works_and_stays_confined(apache_factory):
+    """With /bin/cat on the exec list, proc_open (pipes made by PHP with
+    pipe(), dup2'd onto the child's stdout) runs it, and the child is the
+    same tenant: it reads site-a's file and not site-b's."""
+    a = apache_factory(workers=2)
+    for t in ("site-a", "site-b"):
+        make_tenant_dir(a.root, t)
+    a.write_policy(policy_for(a.root, ["site-a", "site-b"], extra_defaults={"exec": ["/bin/cat", "/usr/bin/cat"]}))
+    for t in ("site-a", "site-b"):
+        a.tenant_vhost(t)
+    a.start()
+    own = os.path.join(a.root, "www", "site-a", "own.txt")
+    with open(own, "w") as fh:
+        fh.write("A-OWN")
+    os.chmod(own, 0o644)
+    secret = os.path.join(a.root, "www", "site-b", "secret.txt")
+    with open(secret, "w") as fh:
+        fh.write("B-SECRET")
+    os.chmod(secret, 0o644)
+    r = a.php("site-a.test", "proc_cat", own)
+    assert r["tenant"] == "site-a" and r["ok"] and r["data"] == "A-OWN", (r, a.denials())
+    r = a.php("site-a.test", "proc_cat", secret)
+    assert r["tenant"] == "site-a" and not r["ok"] and "B-SECRET" not in r["data"], r
+    assert any("site-b/secret.txt" in l for l in a.denials("site-a")), a.denials()

@@ -119,6 +119,19 @@ case 'proc_open':
     if (is_resource($p)) { $r = stream_get_contents($pipes[1]); fclose($pipes[1]); proc_close($p); }
     $out['ok'] = strpos($r, 'exec-worked') !== false;
     break;
+case 'proc_cat':
+    // A permitted program run through proc_open's pipes: it must work, and
+    // it runs as the same tenant (reading $arg must follow the tenant's rules).
+    // stderr is not redirected: the child's denial lines reach the ErrorLog.
+    $p = proc_open(['/bin/cat', $arg], [1 => ['pipe', 'w']], $pipes);
+    $r = '';
+    if (is_resource($p)) {
+        $r = stream_get_contents($pipes[1]); fclose($pipes[1]);
+        $out['status'] = proc_close($p);
+    }
+    $out['data'] = $r;
+    $out['ok'] = $r !== '' && ($out['status'] ?? 1) === 0;
+    break;
 case 'mail':
     $out['ok'] = mail('nobody@example.invalid', 'subject', 'body');
     break;
