@@ -84,6 +84,11 @@ static int tt_k_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     }
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
     if (!tt_k_wanted || !tt_conf(s)->policy) return OK;
+    /* Once per start/restart, at notice: what the running kernel offers
+     * (the issue asks operators to be told; workers log their baseline). */
+    tt_kernel_support(err, sizeof(err));
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10930)
+                 "TenantKernelConfine: kernel offers %s", err);
     if (tt_kernel_load_policy(tt_conf(s)->policy, err, sizeof(err)) != 0)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10937)
                      "TenantKernelConfine: policy %s not loaded for the kernel layer (%s); "
@@ -100,9 +105,6 @@ static void tt_k_child_init(apr_pool_t *pchild, server_rec *s)
     tt_k_spawners_failed = 0;
     if (!tt_k_wanted) return;
     tt_k_resolve();
-    tt_kernel_support(msg, sizeof(msg));
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10930)
-                 "TenantKernelConfine: kernel offers %s", msg);
     if (tt_kernel_baseline(msg, sizeof(msg)) != 0) {
         tt_k_baseline_failed = 1;
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10932)

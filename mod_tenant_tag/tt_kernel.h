@@ -6,7 +6,7 @@
  * tenant_kernel (libsandbox/kernel/kernel_confine.hpp).
  *
  * Log numbers (private range, after mod_tenant_tag.h's list):
- *   10930 child: kernel support (Landlock ABI, scopes, seccomp)
+ *   10930 start-up (parent, notice): kernel support (Landlock ABI, scopes, seccomp)
  *   10931 child: worker baseline applied (what it holds)
  *   10932 child: worker baseline FAILED -> every tenant request is 503
  *   10933 request: baseline failed in this worker -> 503
