@@ -14,12 +14,37 @@ namespace {
 std::array<std::atomic<std::uint64_t>, kMaxFd> g_entry{};
 std::array<std::atomic<std::uint64_t>, kMaxFd> g_ino{};
 std::atomic<int> g_high_water{0};
+// Sockets a tenant opened that are still open, and the highest fd one ever
+// had. Clearing a tenant (every request) scans only up to that mark, and
+// not at all when there are none: the general high-water mark can sit near
+// the fd limit (the kernel layer parks its ruleset fds there), and a 20,000
+// entry scan twice per request was a measured cost of the request path.
+std::atomic<int> g_tenant_sockets{0};
+std::atomic<int> g_tenant_socket_high_water{0};
+
+bool is_tenant_socket(std::uint64_t e) noexcept {
+  return (e & kSocket) != 0 && (e & kInternal) == 0 && owner_serial(e) != 0;
+}
 
 bool tracked(int fd) noexcept { return fd >= 0 && fd < kMaxFd; }
 
-void raise_high_water(int fd) noexcept {
-  int hw = g_high_water.load(std::memory_order_relaxed);
-  while (fd + 1 > hw && !g_high_water.compare_exchange_weak(hw, fd + 1, std::memory_order_relaxed)) {
+void raise_mark(std::atomic<int>& mark, int fd) noexcept {
+  int hw = mark.load(std::memory_order_relaxed);
+  while (fd + 1 > hw && !mark.compare_exchange_weak(hw, fd + 1, std::memory_order_relaxed)) {
+  }
+}
+
+void raise_high_water(int fd) noexcept { raise_mark(g_high_water, fd); }
+
+// Every change of an entry goes through here, so the tenant-socket count
+// stays exact: `old` is what the slot held, `now` what it holds.
+void account(int fd, std::uint64_t old, std::uint64_t now) noexcept {
+  const bool was = is_tenant_socket(old), is = is_tenant_socket(now);
+  if (is && !was) {
+    g_tenant_sockets.fetch_add(1, std::memory_order_relaxed);
+    raise_mark(g_tenant_socket_high_water, fd);
+  } else if (was && !is) {
+    g_tenant_sockets.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
@@ -36,12 +61,14 @@ std::uint64_t take(int fd) noexcept {
   // Cheap read first: the common close() of an untracked fd must not dirty
   // a cache line shared with its neighbours.
   if (g_entry[idx(fd)].load(std::memory_order_relaxed) == 0) return 0;
-  return g_entry[idx(fd)].exchange(0, std::memory_order_acq_rel);
+  const std::uint64_t old = g_entry[idx(fd)].exchange(0, std::memory_order_acq_rel);
+  account(fd, old, 0);
+  return old;
 }
 
 void set_entry(int fd, std::uint64_t value) noexcept {
   if (!tracked(fd)) return;
-  g_entry[idx(fd)].store(value, std::memory_order_release);
+  account(fd, g_entry[idx(fd)].exchange(value, std::memory_order_acq_rel), value);
   if (value != 0) raise_high_water(fd);
 }
 
@@ -52,12 +79,12 @@ void note_socket(int fd, const ActiveTenant* t) noexcept { set_entry(fd, make_en
 void mark_internal(int fd) noexcept {
   if (!tracked(fd)) return;
   // Overwrite: whatever a previous descriptor of that number left is stale.
-  g_entry[idx(fd)].store(kInternal | kKnown, std::memory_order_release);
+  account(fd, g_entry[idx(fd)].exchange(kInternal | kKnown, std::memory_order_acq_rel), kInternal | kKnown);
   raise_high_water(fd);
 }
 
 void unmark_internal(int fd) noexcept {
-  if (tracked(fd)) g_entry[idx(fd)].store(0, std::memory_order_release);
+  if (tracked(fd)) account(fd, g_entry[idx(fd)].exchange(0, std::memory_order_acq_rel), 0);
 }
 
 bool is_internal(int fd) noexcept { return (entry(fd) & kInternal) != 0; }
@@ -83,6 +110,12 @@ void clear_counted(int fd) noexcept {
 }
 
 int high_water() noexcept { return g_high_water.load(std::memory_order_acquire); }
+
+int tenant_socket_high_water() noexcept {
+  return g_tenant_sockets.load(std::memory_order_acquire) == 0
+             ? 0
+             : g_tenant_socket_high_water.load(std::memory_order_acquire);
+}
 
 bool owned_by(int fd, const ActiveTenant& t) noexcept {
   if (fd >= 0 && fd <= 2) return true;

@@ -49,6 +49,9 @@ void clear_counted(int fd) noexcept;
 std::uint64_t stored_ino(int fd) noexcept;
 // One more than the highest descriptor ever noted: scans stop there.
 int high_water() noexcept;
+// Bound of the fds that can hold a socket a tenant opened: 0 when no such
+// socket is open in this process (the usual case at the end of a request).
+int tenant_socket_high_water() noexcept;
 // May tenant `t` treat `fd` as its own (dup it, hand it to a child)? 0..2
 // (stdio, which every CGI-style redirection dups), or opened while `t` was set.
 bool owned_by(int fd, const ActiveTenant& t) noexcept;

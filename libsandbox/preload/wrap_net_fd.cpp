@@ -355,9 +355,10 @@ void adopt_inherited() noexcept {
 // later close() of its persistent resource cannot close some newer
 // descriptor that reused it, and any use of it fails.
 void on_tenant_cleared(ActiveTenant& t) noexcept {
+  const int hw = fds::tenant_socket_high_water();
+  if (hw == 0) return;
   InternalScope internal;
   ErrnoKeeper keep;
-  const int hw = fds::high_water();
   int dead = -1;
   unsigned int replaced = 0;
   for (int fd = 0; fd < hw; ++fd) {
