@@ -253,6 +253,21 @@ extern "C" int tt_kernel_baseline(char* out, std::size_t outlen) noexcept {
   }
 }
 
+namespace {
+// Runs fn(arg) on a fresh thread confined by `c` and waits for it to end.
+// 0, or -errno with the reason in err (the thread never ran).
+int run_and_join(k::Confinement& c, void* (*fn)(void*), void* arg, char* err, std::size_t errlen) {
+  pthread_t t{};
+  const int rc = k::start_confined_thread(c, fn, arg, &t);
+  if (rc != 0) {
+    put(err, errlen, std::string("start_confined_thread: ") + std::strerror(-rc));
+    return rc;
+  }
+  pthread_join(t, nullptr);
+  return 0;
+}
+}  // namespace
+
 extern "C" int tt_kernel_warm(char* err, std::size_t errlen) noexcept {
   try {
     if (const int rc = start_preparer(); rc != 0) {
@@ -276,13 +291,7 @@ extern "C" int tt_kernel_warm(char* err, std::size_t errlen) noexcept {
         put(err, errlen, c.error().str());
         return -EINVAL;
       }
-      pthread_t t{};
-      const int rc = k::start_confined_thread(*c.value(), warm_noop, nullptr, &t);
-      if (rc != 0) {
-        put(err, errlen, std::string("start_confined_thread: ") + std::strerror(-rc));
-        return rc;
-      }
-      pthread_join(t, nullptr);
+      if (const int rc = run_and_join(*c.value(), warm_noop, nullptr, err, errlen); rc != 0) return rc;
     }
     return 0;
   } catch (...) {
@@ -314,14 +323,7 @@ extern "C" int tt_kernel_run_confined(const char* tenant, void* (*fn)(void*), vo
       return -EINVAL;
     }
     if (fresh) put(prepared_log, loglen, c->report().describe());
-    pthread_t t{};
-    const int rc = k::start_confined_thread(*c, fn, arg, &t);
-    if (rc != 0) {
-      put(err, errlen, std::string("start_confined_thread: ") + std::strerror(-rc));
-      return rc;
-    }
-    pthread_join(t, nullptr);
-    return 0;
+    return run_and_join(*c, fn, arg, err, errlen);
   } catch (...) {
     put(err, errlen, "out of memory");
     return -ENOMEM;
