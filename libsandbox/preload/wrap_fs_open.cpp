@@ -63,6 +63,17 @@ bool parse_fopen_mode(const char* mode, int* flags) noexcept {
   return true;
 }
 
+// The checked open behind a stdio stream: what fopen's mode string asked
+// for, created 0666 (less the umask) as glibc's fopen does.
+int resolve_stdio(ActiveTenant& t, const char* op, const char* path, int flags, sb::fs::Target& tg) {
+  sb::fs::Request rq;
+  rq.need = sb::fs::open_need(flags);
+  rq.how = sb::fs::How::Open;
+  rq.oflags = flags;
+  rq.mode = 0666;
+  return sb::fs::resolve(t, op, AT_FDCWD, path, rq, tg);
+}
+
 FILE* checked_fopen(ActiveTenant& t, const char* op, const char* path, const char* mode) noexcept {
   int flags = 0;
   if (!parse_fopen_mode(mode, &flags)) {
@@ -71,13 +82,8 @@ FILE* checked_fopen(ActiveTenant& t, const char* op, const char* path, const cha
   }
   const int saved = errno;
   try {
-    sb::fs::Request rq;
-    rq.need = sb::fs::open_need(flags);
-    rq.how = sb::fs::How::Open;
-    rq.oflags = flags;
-    rq.mode = 0666;
     sb::fs::Target tg;
-    const int r = sb::fs::resolve(t, op, AT_FDCWD, path, rq, tg);
+    const int r = resolve_stdio(t, op, path, flags, tg);
     if (r == sb::fs::kUnconfined) {
       errno = saved;
       return SB_REAL(fopen)(path, mode);
@@ -127,13 +133,8 @@ FILE* checked_freopen(ActiveTenant& t, const char* op, const char* path, const c
   }
   const int saved = errno;
   try {
-    sb::fs::Request rq;
-    rq.need = sb::fs::open_need(flags);
-    rq.how = sb::fs::How::Open;
-    rq.oflags = flags | O_CLOEXEC;
-    rq.mode = 0666;
     sb::fs::Target tg;
-    const int r = sb::fs::resolve(t, op, AT_FDCWD, path, rq, tg);
+    const int r = resolve_stdio(t, op, path, flags | O_CLOEXEC, tg);
     if (r == sb::fs::kUnconfined) {
       errno = saved;
       return real(path, mode, stream);
