@@ -16,14 +16,30 @@ PACKAGES=(
   # benchmarks
   wrk
 )
-[[ "${1:-}" == "--bench" ]] && PACKAGES+=(gnuplot-nox linux-perf)
+# The density benchmark (scripts/bench_density.sh) compares against per-site
+# PHP-FPM pools and mpm-itk. Their Debian packages enable confs/modules in
+# /etc/apache2 when installed (a2enconf php8.2-fpm, a2enmod mpm_itk); they are
+# installed after everything else and whatever they changed under
+# /etc/apache2/*-enabled is put back (after the install below), so the
+# system apache2 keeps Debian's configuration. The benchmark runs its own
+# servers with their own configs.
+APACHE_TOUCHING=()
+if [[ "${1:-}" == "--bench" ]]; then
+  PACKAGES+=(gnuplot-nox linux-perf)
+  APACHE_TOUCHING+=(php8.2-fpm libapache2-mpm-itk)
+fi
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "installed" ]] || missing+=("$p")
-done
-((${#missing[@]} == 0)) && exit 0
+missing_of() {  # prints the packages among "$@" that are not installed
+  local p status
+  for p in "$@"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "installed" ]] || echo "$p"
+  done
+}
+mapfile -t missing < <(missing_of "${PACKAGES[@]}")
+mapfile -t missing_touching < <(missing_of "${APACHE_TOUCHING[@]}")
+((${#missing[@]} + ${#missing_touching[@]} == 0)) && exit 0
+missing+=("${missing_touching[@]}")
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: missing packages: ${missing[*]} -- run as root or install them" >&2
@@ -40,5 +56,38 @@ if [[ ! -e /usr/sbin/policy-rc.d ]]; then
   chmod 755 /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}" > /tmp/tenant-sandbox-apt.log 2>&1 ||
-  { tail -30 /tmp/tenant-sandbox-apt.log >&2; exit 1; }
+apt_install() {
+  apt-get install -y -qq --no-install-recommends "$@" >> /tmp/tenant-sandbox-apt.log 2>&1 ||
+    { tail -30 /tmp/tenant-sandbox-apt.log >&2; exit 1; }
+}
+: > /tmp/tenant-sandbox-apt.log
+mapfile -t missing_plain < <(missing_of "${PACKAGES[@]}")
+((${#missing_plain[@]} == 0)) || apt_install "${missing_plain[@]}"
+
+# Snapshot of the enabled-links (name -> target) before the packages that
+# touch them, then: links they added are removed, links they removed or
+# retargeted are put back.
+apache_links() {
+  local d l
+  for d in mods conf sites; do
+    [[ -d /etc/apache2/$d-enabled ]] || continue
+    for l in /etc/apache2/$d-enabled/*; do
+      if [[ -L $l ]]; then printf '%s %s\n' "$l" "$(readlink "$l")"; fi
+    done
+  done
+  return 0
+}
+if ((${#missing_touching[@]})); then
+  before=$(apache_links)
+  apt_install "${missing_touching[@]}"
+  after=$(apache_links)
+  if [[ "$before" != "$after" ]]; then
+    while read -r link target; do
+      if [[ -n $link ]] && ! grep -qxF "$link $target" <<<"$before"; then rm -f "$link"; fi
+    done <<<"$after"
+    while read -r link target; do
+      if [[ -n $link && ! -L $link ]]; then ln -s "$target" "$link"; fi
+    done <<<"$before"
+    echo "deps.sh: restored /etc/apache2/*-enabled after ${missing_touching[*]}"
+  fi
+fi
