@@ -26,6 +26,9 @@ echo -n "OUTSIDE" > "$root/outside/other.txt"
 template="$here/$name.policy.json"
 [[ -f "$template" ]] || template="$here/default.policy.json"
 sed "s|@ROOT@|$root|g" "$template" > "$root/policy.json"
+# A probe that needs more than the fixture (objects outside ROOT) has
+# NAME.setup.sh, run with ROOT and the probe's file name.
+[[ -f "$here/$name.setup.sh" ]] && bash "$here/$name.setup.sh" "$root" "$(basename "$probe")"
 
 export PROBE_ROOT="$root" PROBE_POLICY="$root/policy.json" PROBE_LIBSANDBOX="$lib" PROBE_CLI="$cli"
 # Shared counters (the connection budget) of this run live in the fixture,
