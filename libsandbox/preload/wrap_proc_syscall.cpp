@@ -219,6 +219,14 @@ extern "C" long syscall(long nr, ...) noexcept {
     case SYS_dup: return ::dup(i32(a));
     case SYS_dup2: return ::dup2(i32(a), i32(b));
     case SYS_dup3: return ::dup3(i32(a), i32(b), i32(c));
+    // fcntl(F_DUPFD*) makes another reference to a counted socket, accept
+    // and pipe make descriptors the fd table must see: a raw number would
+    // otherwise leave the connection budget blind to them (THREATS 14).
+    case SYS_fcntl: return ::fcntl(i32(a), i32(b), ptr<void*>(c));
+    case SYS_accept: return ::accept(i32(a), ptr<struct sockaddr*>(b), ptr<socklen_t*>(c));
+    case SYS_accept4: return ::accept4(i32(a), ptr<struct sockaddr*>(b), ptr<socklen_t*>(c), i32(d));
+    case SYS_pipe: return ::pipe(ptr<int*>(a));
+    case SYS_pipe2: return ::pipe2(ptr<int*>(a), i32(b));
     default: break;
   }
   return SB_REAL(syscall)(nr, a, b, c, d, e, f);

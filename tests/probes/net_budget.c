@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -123,6 +124,13 @@ int main(int argc, char **argv) {
   dup2(c[0], d); /* replacing the copy drops its reference */
   EXPECT_OK("dup2 over the last copy frees it", (c[2] = conn()) >= 0);
   close(d);
+
+  /* The same through syscall(): the router must hand it to fcntl's wrapper. */
+  d = (int)syscall(SYS_fcntl, c[2], F_DUPFD_CLOEXEC, 10);
+  close(c[2]);
+  EXPECT_ERRNO("a syscall(SYS_fcntl, F_DUPFD) copy keeps it counted", EDQUOT, over_cap());
+  close(d);
+  EXPECT_OK("closing that copy frees it", (c[2] = conn()) >= 0);
 
   FILE *f = fdopen(c[3], "r+");
   EXPECT_OK("fdopen", f != NULL);
