@@ -10,6 +10,28 @@ $out = ['tenant' => $_SERVER['TENANT_ID'] ?? null, 'pid' => getmypid(), 'op' => 
 set_error_handler(function ($no, $str) use (&$out) { $out['warnings'][] = $str; return true; });
 $here = __DIR__;
 switch ($op) {
+case 'fdscan':
+    // THREATS 18: Apache's log descriptors (and whatever else the worker
+    // holds) reopened by number. php://fd/N is refused by PHP itself outside
+    // the CLI SAPI; /proc/self/fd/N and /dev/fd/N reopen the file behind N.
+    $opened = [];
+    for ($i = 0; $i < 64; $i++) {
+        foreach (["php://fd/$i", "/proc/self/fd/$i", "/dev/fd/$i"] as $name) {
+            $s = @fopen($name, 'r');
+            if ($s === false) $s = @fopen($name, 'a');
+            if ($s !== false) { $st = fstat($s); $opened[$name] = [$st['dev'], $st['ino']]; fclose($s); }
+        }
+    }
+    $out['data'] = $opened;
+    $out['ok'] = !empty($opened);
+    break;
+case 'pconnect':
+    // THREATS 18: a persistent socket outlives the request in the worker.
+    [$h, $p] = explode(':', $arg);
+    $s = @pfsockopen($h, (int)$p, $en, $es, 3);
+    $out['ok'] = $s !== false && @fwrite($s, ($_GET['data'] ?? 'x') . "\n") > 0;
+    $out['error'] = $es;
+    break;
 case 'whoami':
     $out['ok'] = true;
     break;
