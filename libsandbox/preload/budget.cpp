@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "net_diag.hpp"
+#include "tenant/state_file.hpp"
 #include "proc_common.hpp"
 
 namespace sb::budget {
@@ -85,54 +86,17 @@ Map* open_map() noexcept {
   InternalScope internal;
   ErrnoKeeper keep;
   const char* dir = proc::state_dir();
-  if (dir == nullptr || dir[0] != '/') {
-    log_line("refusing state folder (must be absolute)", dir);
+  // The safe open (folder/file owner and mode checks, O_NOFOLLOW) is
+  // tenant_state's, shared with every other STATE_DIR table; it must call
+  // the real functions, never our own wrappers.
+  const tenant::state::SysCalls sys{SB_REAL(mkdir), SB_REAL(open), SB_REAL(openat), SB_REAL(close), ::read};
+  char err[512];
+  Map* m = static_cast<Map*>(
+      tenant::state::map_state_file(dir, "budget", sizeof(Map), tenant::state::OpenMode::ReadWrite, sys, err, sizeof err));
+  if (m == nullptr) {
+    log_line("no map (connections of capped tenants fail with EACCES)", err);
     return nullptr;
   }
-  if (SB_REAL(mkdir)(dir, 0750) != 0 && errno != EEXIST) {
-    log_line("cannot create the state folder", dir);
-    return nullptr;
-  }
-  const int dfd = SB_REAL(open)(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dfd < 0) {
-    log_line("cannot open the state folder", dir);
-    return nullptr;
-  }
-  struct stat dst {};
-  // A world-writable folder (/tmp itself) or one owned by somebody else
-  // would let another user plant or swap the map: refuse it (fail closed).
-  // The default is /run/tenant-sandbox; a test may point elsewhere.
-  if (::fstat(dfd, &dst) != 0 || (dst.st_mode & S_IWOTH) != 0 || (dst.st_uid != 0 && dst.st_uid != ::geteuid())) {
-    SB_REAL(close)(dfd);
-    log_line("state folder is world-writable or foreign-owned, refusing it", dir);
-    return nullptr;
-  }
-  const int fd = SB_REAL(openat)(dfd, "budget", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
-  if (fd < 0) {
-    SB_REAL(close)(dfd);
-    log_line("cannot open STATE_DIR/budget", dir);
-    return nullptr;
-  }
-  struct stat st {};
-  Map* m = nullptr;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0007) == 0) {
-    // Created by root (the Apache parent): give it the folder's group, which
-    // the operator sets to Apache's, so workers and their children that run
-    // as the Apache user can open it after dropping privileges.
-    if (st.st_size == 0 && ::geteuid() == 0 && st.st_gid != dst.st_gid) (void)!::fchown(fd, static_cast<uid_t>(-1), dst.st_gid);
-    // The creator's umask (022) would leave 0640: the group needs to write.
-    if (st.st_size == 0 && st.st_uid == ::geteuid()) (void)!::fchmod(fd, 0660);
-    const auto size = static_cast<off_t>(sizeof(Map));
-    if (st.st_size >= size || ::ftruncate(fd, size) == 0) {
-      void* p = ::mmap(nullptr, sizeof(Map), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      if (p != MAP_FAILED) m = static_cast<Map*>(p);
-    }
-  } else {
-    log_line("STATE_DIR/budget is not a regular file of mode 0660 or stricter, refusing it", dir);
-  }
-  SB_REAL(close)(fd);
-  SB_REAL(close)(dfd);
-  if (m == nullptr) return nullptr;
   // A fresh file is all zeroes, which is a valid empty map; stamp it so that
   // a file of another layout is recognised instead of misread.
   if (m->magic == 0) {
