@@ -15,6 +15,8 @@ PACKAGES=(
   curl nginx python3 python3-pytest
   # benchmarks
   wrk
+  # Debian package (cpack -G DEB): dpkg-shlibdeps computes Depends, file finds the ELF files
+  dpkg-dev file
 )
 # The density benchmark (scripts/bench_density.sh) compares against per-site
 # PHP-FPM pools and mpm-itk. Their Debian packages enable confs/modules in
