@@ -404,6 +404,7 @@ static int tt_post_read_request(request_rec *r)
         tt_poison(r->connection, r->server);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    tt_php_before_tenant(id);
     rc = tt_api.set_tenant(id);
     if (rc == -ENOENT || rc == -EINVAL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10912)

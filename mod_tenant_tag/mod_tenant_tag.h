@@ -111,6 +111,10 @@ const char *tt_map_open(apr_pool_t *p, const char *spec, tt_map **out);
 const char *tt_map_lookup(tt_map *map, const char *host, request_rec *r);
 void tt_map_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* tt_php.c: empties PHP's realpath cache before a request of another tenant
+ * (THREATS 19). Call before the tenant is set. */
+void tt_php_before_tenant(const char *tenant);
+
 /* tt_core_bridge.cpp (C++, noexcept) */
 int tt_core_valid_tenant_id(const char *id, size_t len);
 const char *tt_core_tenant_id_problem(const char *id, size_t len);

@@ -117,3 +117,21 @@ def test_persistent_socket_not_handed_to_the_next_tenant(one_worker):
     assert any(b"from-a" in c for c in conns), conns
     assert not any(b"from-a" in c and b"from-b" in c for c in conns), \
         f"B wrote into A's persistent connection: {conns}"
+
+
+def test_realpath_cache_forgets_the_previous_tenant(one_worker):
+    """THREATS 19: PHP's realpath cache is per worker process; before each
+    tenant request the module empties it, so A never lists B's paths."""
+    a = one_worker
+    b_dir = os.path.join(a.root, "www", "free-b")
+    a.php("free-b.test", "include", os.path.join(b_dir, "lib.php"))
+    ctl = a.php("free-a.test", "realpath_cache")
+    assert any(p.startswith(b_dir) for p in ctl["data"]), f"control: the cache should list B's paths: {ctl}"
+
+    b_dir = os.path.join(a.root, "www", "site-b")
+    rb = a.php("site-b.test", "include", os.path.join(b_dir, "lib.php"))
+    assert rb["ok"], rb
+    r = a.php("site-a.test", "realpath_cache")
+    assert r["tenant"] == "site-a" and r["pid"] == rb["pid"]
+    leaked = [p for p in r["data"] if p.startswith(b_dir)]
+    assert not leaked, f"A's request lists B's paths from the realpath cache: {leaked}"

@@ -32,6 +32,12 @@ case 'pconnect':
     $out['ok'] = $s !== false && @fwrite($s, ($_GET['data'] ?? 'x') . "\n") > 0;
     $out['error'] = $es;
     break;
+case 'realpath_cache':
+    // THREATS 19: the worker's realpath cache lists the paths earlier
+    // requests (other tenants') resolved.
+    $out['data'] = array_keys(realpath_cache_get());
+    $out['ok'] = true;
+    break;
 case 'whoami':
     $out['ok'] = true;
     break;
