@@ -284,14 +284,26 @@ stop_instance "$INST"
 [[ $status == 503 ]] || fail "without the preload line the tenant page answered $status, want 503"
 say "[no preload line] 503 (fail closed)"
 
-# ---- 4. reinstall over itself (the upgrade path) ---------------------------------------------
+# ---- 4. maintainer scripts: idempotent; abort-remove undoes prerm remove ---------------------
+info=/var/lib/dpkg/info/$PKG
+ver=$(dpkg-deb -f "$DEB" Version)
+for i in 1 2; do "$info.postinst" configure "$ver" > /dev/null || fail "postinst configure (run $i)"; done
+[[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "postinst configure disabled the module"
+for i in 1 2; do "$info.prerm" remove > /dev/null || fail "prerm remove (run $i)"; done
+[[ ! -e /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "prerm remove left the module enabled"
+"$info.postinst" abort-remove > /dev/null || fail "postinst abort-remove"
+[[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "postinst abort-remove did not enable the module again"
+"$info.prerm" upgrade "$ver" > /dev/null || fail "prerm upgrade"
+[[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "prerm upgrade disabled the module"
+
+# ---- 5. reinstall over itself (the upgrade path) ---------------------------------------------
 printf '\n' >> /etc/tenant-sandbox/policy.json          # an operator's edit of the conffile
 sum=$(md5sum < /etc/tenant-sandbox/policy.json)
 dpkg -i "$DEB" > "$TMP/dpkg-reinstall.log" 2>&1 || { cat "$TMP/dpkg-reinstall.log"; fail "reinstall"; }
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "reinstall/upgrade disabled the module"
 [[ $(md5sum < /etc/tenant-sandbox/policy.json) == "$sum" ]] || fail "reinstall replaced the operator's policy.json"
 
-# ---- 5. remove: Apache must still start ----------------------------------------------------
+# ---- 6. remove: Apache must still start ----------------------------------------------------
 say "apt-get remove $PKG"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "$PKG" > "$TMP/apt-remove.log" 2>&1 ||
   { cat "$TMP/apt-remove.log"; fail "apt-get remove"; }
@@ -314,7 +326,7 @@ stop_instance "$INST"
 [[ $(tail -n1 <<< "$out") == 200 && $out == *"site-a own data"* ]] || fail "apache2 after remove: $out"
 say "after remove: configtest OK, apache2 started, served, stopped"
 
-# ---- 6. reinstall after remove: enabled again; then purge ------------------------------------
+# ---- 7. reinstall after remove: enabled again; then purge ------------------------------------
 dpkg -i "$DEB" > "$TMP/dpkg-again.log" 2>&1 || { cat "$TMP/dpkg-again.log"; fail "install after remove"; }
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "install after remove did not enable the module again"
 say "apt-get purge $PKG"
@@ -326,5 +338,8 @@ for f in /etc/apache2/mods-available/tenant_tag.load /etc/apache2/mods-available
   [[ ! -e $f && ! -L $f ]] || fail "$f still there after purge"
 done
 [[ -z $(find "$MARKS" -name tenant_tag 2>/dev/null) ]] || fail "a2enmod marks left after purge"
+# postrm purge again (dpkg may rerun it after an interrupted purge): still succeeds
+dpkg-deb -e "$DEB" "$TMP/control"
+for i in 1 2; do "$TMP/control/postrm" purge > /dev/null || fail "postrm purge rerun $i"; done
 apache2ctl configtest > "$TMP/configtest3.log" 2>&1 || { cat "$TMP/configtest3.log"; fail "apache2ctl configtest after purge"; }
 say "PASS"
