@@ -7,14 +7,21 @@
  *                               (TSYNC: before other modules start threads);
  *                               then start the spawner threads
  *   handler      (REALLY_FIRST) for a request with a tenant: run the rest of
- *                               the handler chain (ap_run_handler) on a fresh
- *                               thread confined with the tenant's Landlock
- *                               ruleset + seccomp, join it, return its status
+ *                               the handler chain (ap_run_handler) on a thread
+ *                               confined with the tenant's Landlock ruleset +
+ *                               seccomp, wait for it, return its status. The
+ *                               thread is this worker's thread for that
+ *                               tenant (tenant_kernel's pool: created and
+ *                               confined on the tenant's first request here,
+ *                               reused for its later ones, never for another
+ *                               tenant; at most 16 per worker, LRU)
  *
  * The mod_process_security / mod_selinux pattern: the confinement is
  * one-way and per thread, so the worker's own thread stays free to serve
- * the next tenant; the request thread (and whatever it starts) dies
- * confined. mod_php runs the whole request lifecycle inside its handler
+ * the next tenant; the request thread (and whatever it starts) stays
+ * confined until it exits. Audit (TenantSandbox Audit vhosts, policy
+ * "mode": "audit" tenants) gets no per-request ruleset: audit promises to
+ * log, not deny; the worker baseline still holds. mod_php runs the whole request lifecycle inside its handler
  * (script, register_shutdown_function, destructors, output callbacks,
  * php_request_shutdown), so all tenant PHP code runs in that thread.
  *
@@ -53,6 +60,9 @@ static struct {
     int (*set_tenant)(const char *);
     int (*clear_tenant)(const char *);
     const char *(*current_tenant)(void);
+    /* libsandbox's extension (tenant_sandbox.h): request id for the denial
+     * lines of this thread. Optional: NULL with an older libsandbox. */
+    int (*set_request_info)(const char *, int);
     int found;
 } tt_k_api;
 
@@ -68,6 +78,11 @@ static void tt_k_resolve(void)
     u.p = dlsym(RTLD_DEFAULT, "sandbox_set_tenant"); tt_k_api.set_tenant = u.set;
     u.p = dlsym(RTLD_DEFAULT, "sandbox_clear_tenant"); tt_k_api.clear_tenant = u.set;
     u.p = dlsym(RTLD_DEFAULT, "sandbox_current_tenant"); tt_k_api.current_tenant = u.cur;
+    {
+        union { void *p; int (*f)(const char *, int); } v;
+        v.p = dlsym(RTLD_DEFAULT, "sandbox_set_request_info");
+        tt_k_api.set_request_info = v.f;
+    }
     tt_k_api.found = tt_k_api.set_tenant && tt_k_api.clear_tenant && tt_k_api.current_tenant;
 }
 
@@ -125,30 +140,53 @@ static void tt_k_child_init(apr_pool_t *pchild, server_rec *s)
 typedef struct {
     request_rec *r;
     const char *tenant;
+    const char *request_id;  /* UNIQUE_ID (mod_unique_id) or NULL */
     int status;
     int handover_rc;     /* set/clear of the tag in the confined thread */
     int cleared_inside;  /* the handler chain cleared the tag itself (EOS filter) */
+    int clear_rc;        /* clearing the tag at the end failed (thread retired) */
 } tt_k_call;
 
-/* Runs on the confined thread: Landlock and seccomp are in force already. */
+/* Runs on a confined thread of this worker that serves only call->tenant
+ * (tenant_kernel's pool: bound once to the tenant's Landlock ruleset, reused
+ * for that tenant's later requests, never for another). Landlock and
+ * seccomp are in force already. libsandbox's per-request semantics hold
+ * here exactly as on a fresh thread: the tag is set at the start of each
+ * request and cleared at its end IN this thread (this module is the
+ * claimant), so libsandbox's end-of-request work (sockets the request
+ * opened are neutralised, the connection budget released) and the denial
+ * log (tenant and request id) see one request at a time.
+ * Returns non-NULL to have the pool retire this thread after the job: a
+ * thread whose tag could not be handed over or cleared is never reused. */
 static void *tt_k_confined_main(void *arg)
 {
     tt_k_call *call = arg;
     const char *cur = tt_k_api.current_tenant();
     int rc = 0;
-    /* A tag inherited from the spawner (only if it was started while a
-     * tenant was set) is never the request's: drop it, then set ours. */
+    /* A pooled thread has no tag between requests (cleared below). A tag
+     * still there (a clear that failed: the thread is retired then, so this
+     * is defence in depth) is dropped before ours is set. */
     if (cur) rc = tt_k_api.clear_tenant(NULL);
     if (rc == 0) rc = tt_k_api.set_tenant(call->tenant);
     if (rc != 0) {
         call->handover_rc = rc;
-        return NULL;
+        return call;
     }
+    /* Denial lines of this thread carry the request's id (the worker
+     * thread's own tag got it from mod_tenant_tag.c). Best effort: a failure
+     * only loses the id in the log. No audit flag: an audit request never
+     * reaches a confined thread (tt_k_handler). */
+    if (tt_k_api.set_request_info && call->request_id)
+        (void)tt_k_api.set_request_info(call->request_id, 0);
     tt_k_in_confined = 1;
     call->status = ap_run_handler(call->r);
     tt_k_in_confined = 0;
-    if (tt_k_api.current_tenant()) tt_k_api.clear_tenant(call->tenant);
-    else call->cleared_inside = 1;
+    if (tt_k_api.current_tenant()) {
+        call->clear_rc = tt_k_api.clear_tenant(call->tenant);
+        if (call->clear_rc != 0) return call;
+    } else {
+        call->cleared_inside = 1;
+    }
     return NULL;
 }
 
@@ -174,6 +212,14 @@ static int tt_k_handler(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (!conf->kernel_confine) return DECLINED;
+    if (conf->sandbox == TT_SANDBOX_AUDIT) {
+        /* TenantSandbox Audit promises to log, not deny: a Landlock ruleset
+         * could only refuse. The worker baseline (checked above) still
+         * holds; libsandbox logs this request's calls as audit lines. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10942)
+                      "tenant %s: TenantSandbox Audit: no per-request kernel ruleset", tenant);
+        return DECLINED;
+    }
     if (tt_kernel_tenant_is_audit(tenant)) {
         /* Logged per request at debug only: audit tenants are a deliberate
          * operator choice (AH10909 at start-up already says what audit is). */
@@ -190,6 +236,7 @@ static int tt_k_handler(request_rec *r)
     memset(&call, 0, sizeof(call));
     call.r = r;
     call.tenant = apr_pstrdup(r->pool, tenant);
+    call.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     call.status = HTTP_INTERNAL_SERVER_ERROR;
     rc = tt_kernel_run_confined(call.tenant, tt_k_confined_main, &call, err, sizeof(err),
                                 report, sizeof(report));
@@ -207,6 +254,13 @@ static int tt_k_handler(request_rec *r)
                       "tenant %s could not be set in the confined thread (%d): 503",
                       call.tenant, call.handover_rc);
         return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (call.clear_rc != 0) {
+        /* The handler ran; its thread kept a tag it could not clear and was
+         * retired (never serves again). The response stands. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10943)
+                      "tenant %s: tag of the confined thread could not be cleared (%d): "
+                      "that thread was retired", call.tenant, call.clear_rc);
     }
     if (call.cleared_inside) {
         /* Threaded MPMs: mod_tenant_tag's EOS filter ran in the confined

@@ -20,6 +20,8 @@
  *   10940 child: warm-up of the confined-thread spawners failed
  *   10941 request: no handler took the request in the confined thread -> 500
  *         (debug; never falls back to the unconfined thread)
+ *   10942 request: TenantSandbox Audit vhost: no per-request kernel ruleset (debug)
+ *   10943 request: the confined thread's tag could not be cleared: thread retired
  */
 #ifndef TT_KERNEL_H
 #define TT_KERNEL_H
@@ -56,9 +58,12 @@ int tt_kernel_warm(char *err, size_t errlen) TT_NOEXCEPT;
  * refuse, and audit promises to log instead), 0 otherwise or unknown. */
 int tt_kernel_tenant_is_audit(const char *tenant) TT_NOEXCEPT;
 
-/* Runs fn(arg) on a fresh thread confined (Landlock + per-thread seccomp)
- * for `tenant`, waits for it and returns 0; or -errno when the thread could
- * not be prepared, started or confined -- then fn never ran (err says why).
+/* Runs fn(arg) on this worker's thread confined (Landlock + per-thread
+ * seccomp) for `tenant` -- one per tenant, kept and reused, never shared
+ * with another tenant (tenant_kernel::run_on_tenant_thread) -- waits for it
+ * and returns 0; or -errno when no thread could be prepared, started or
+ * confined -- then fn never ran (err says why). fn returns NULL, or
+ * non-NULL to have that thread retired after this request.
  * `prepared_log` (may be NULL) receives the ruleset report the first time a
  * tenant's confinement is built in this process, else "". */
 int tt_kernel_run_confined(const char *tenant, void *(*fn)(void *), void *arg,

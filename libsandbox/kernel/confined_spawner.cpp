@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -20,6 +21,14 @@ namespace {
 
 struct Launch {
   const Confinement* confinement = nullptr;
+  // Set: the spawner starts a DETACHED thread running raw(arg) with the
+  // spawner's filter and an all-blocked signal mask, and no Landlock (the
+  // pooled confined threads of confined_pool.cpp bind themselves later).
+  void* (*raw)(void*) = nullptr;
+  bool async = false;  // raw only: nobody waits; the spawner deletes the Launch
+  void (*on_async_failure)(void*) = nullptr;  // async: pthread_create failed
+  void* stack = nullptr;  // raw only: the caller's stack (joinable thread)
+  std::size_t stack_size = 0;
   void* (*fn)(void*) = nullptr;
   void* arg = nullptr;
   sigset_t caller_mask{};
@@ -83,6 +92,31 @@ void* spawner_main(void* p) {
       s->queue.pop_front();
     }
     pthread_t t{};
+    if (l->raw != nullptr) {
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      int crc = 0;
+      if (l->stack != nullptr) {
+        // A stack of the caller's (recycled after a join): glibc neither
+        // mmaps one nor madvises it away when the thread exits.
+        crc = pthread_attr_setstack(&attr, l->stack, l->stack_size);
+      } else {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      }
+      if (crc == 0) crc = pthread_create(&t, &attr, l->raw, l->arg);
+      pthread_attr_destroy(&attr);
+      if (l->async) {
+        // Nobody waits: tell the thread's owner through its argument.
+        if (crc != 0 && l->on_async_failure != nullptr) l->on_async_failure(l->arg);
+        delete l;
+        continue;
+      }
+      std::lock_guard<std::mutex> g(l->m);
+      l->create_rc = crc;
+      l->created = true;
+      l->cv.notify_all();
+      continue;
+    }
     const int crc = pthread_create(&t, nullptr, trampoline, l);
     std::lock_guard<std::mutex> g(l->m);
     l->thread = t;
@@ -144,6 +178,47 @@ Spawner* spawner(bool exec_allowed, int& err) {
 }
 
 }  // namespace
+
+namespace detail {
+int spawn_filtered_thread(bool exec_allowed, void* (*fn)(void*), void* arg, bool async,
+                          void (*on_async_failure)(void*), void* stack, std::size_t stack_size) noexcept {
+  try {
+    if (fn == nullptr) return -EINVAL;
+    if (!thread_filter(exec_allowed).error.empty()) return -EINVAL;
+    int err = 0;
+    Spawner* s = spawner(exec_allowed, err);
+    if (s == nullptr) return err != 0 ? err : -EAGAIN;
+    if (async) {
+      auto* l = new Launch();
+      l->raw = fn;
+      l->arg = arg;
+      l->async = true;
+      l->on_async_failure = on_async_failure;
+      l->stack = stack;
+      l->stack_size = stack_size;
+      std::lock_guard<std::mutex> g(s->m);
+      s->queue.push_back(l);
+      s->cv.notify_one();
+      return 0;
+    }
+    Launch l;
+    l.raw = fn;
+    l.arg = arg;
+    l.stack = stack;
+    l.stack_size = stack_size;
+    {
+      std::lock_guard<std::mutex> g(s->m);
+      s->queue.push_back(&l);
+      s->cv.notify_one();
+    }
+    std::unique_lock<std::mutex> g(l.m);
+    l.cv.wait(g, [&l] { return l.created; });
+    return -l.create_rc;
+  } catch (...) {
+    return -ENOMEM;
+  }
+}
+}  // namespace detail
 
 int start_confined_thread(const Confinement& c, void* (*fn)(void*), void* arg, pthread_t* out) noexcept {
   try {

@@ -407,9 +407,12 @@ int reserved_fd_floor() noexcept {
     rlimit rl{};
     if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
     const auto cur = static_cast<long>(rl.rlim_cur > (1u << 30) ? (1u << 30) : rl.rlim_cur);
-    // The top 64 numbers (at most a quarter) of the soft limit: far above
-    // what a request opens, and below the limit so F_DUPFD can reach them.
-    const long reserve = cur >= 256 ? 64 : cur / 4;
+    // The top numbers of the soft limit: far above what a request opens,
+    // and below the limit so F_DUPFD can reach them. 256 (room for the
+    // module's per-worker ruleset cache of a host with many tenants) when
+    // the limit is at least 4096 (Debian's apache2ctl sets 8192), else 64
+    // (at most a quarter).
+    const long reserve = cur >= 4096 ? 256 : cur >= 256 ? 64 : cur / 4;
     return static_cast<int>(cur - reserve);
   }();
   return floor;

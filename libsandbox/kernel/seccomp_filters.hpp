@@ -5,6 +5,7 @@
 #pragma once
 #include <linux/filter.h>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,17 @@ const BpfProgram& personality_filter() noexcept;
 // Landlock rulesets, Confinement::pin): a confined thread may not close them
 // or dup2/dup3 onto them. Fixed on first use from RLIMIT_NOFILE.
 int reserved_fd_floor() noexcept;
+
+// Starts a detached thread running fn(arg) from the spawner of this filter
+// variant (confined_spawner.cpp): it inherits the per-thread seccomp filter
+// and no_new_privs, has every signal blocked and no Landlock domain yet.
+// Synchronous: 0 once the thread exists, or -errno. async: returns at once;
+// on_async_failure(arg) is called (on the spawner) if it could not start.
+// stack: NULL (glibc's, detached thread) or the caller's stack of
+// stack_size bytes; the thread is then joinable and the caller must join it
+// (pthread_tryjoin_np) before it reuses or frees the stack.
+int spawn_filtered_thread(bool exec_allowed, void* (*fn)(void*), void* arg, bool async,
+                          void (*on_async_failure)(void*), void* stack, std::size_t stack_size) noexcept;
 
 // seccomp(SECCOMP_SET_MODE_FILTER, flags, prog); 0 or -errno.
 int install(const BpfProgram& p, unsigned flags) noexcept;

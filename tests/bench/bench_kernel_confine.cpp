@@ -15,6 +15,16 @@
 //                        thread and applies only Landlock (the module's way)
 //   spawned_cached       spawned, with one Confinement per tenant reused
 //   ..._exec             same with an exec list (adds the loader's paths)
+//   pooled_hit           run_on_tenant_thread(): the request is handed to a
+//                        parked thread already confined for the tenant
+//                        (futex hand-over; the module's way since the pool)
+//   pooled_miss_100      the same with requests spread over 100 tenants and
+//                        the default pool of 16 threads: nearly every request
+//                        binds a spare (Landlock restrict_self) and evicts a
+//                        thread (rulesets prepared and pinned beforehand, as
+//                        the module's per-worker ruleset cache holds them)
+//   pooled_off_fresh     the old per-request fresh thread via the pool's
+//                        max_threads = 0 fallback, for comparison
 //
 // The process first applies apply_worker_baseline(), as a worker would, so
 // the worker filter's per-syscall cost is included. Run with
@@ -132,7 +142,59 @@ void measure(benchmark::State& state, Mode mode, const tenant::TenantContext* ct
   state.counters["p99_us"] = pct(0.99);
 }
 
+void* pool_noop(void*) { return nullptr; }
+
+// Pooled: `tenants` prepared + pinned confinements, requests round-robin.
+void measure_pooled(benchmark::State& state, int tenants, std::size_t max_threads) {
+  static std::vector<std::unique_ptr<tenant::kernel::Confinement>> confs;
+  static std::vector<std::string> names;
+  if (confs.size() < static_cast<std::size_t>(tenants)) {
+    for (int i = static_cast<int>(confs.size()); i < tenants; ++i) {
+      auto r = tenant::kernel::Confinement::prepare(*g_plain);
+      if (!r || r.value()->pin() != 0) {
+        state.SkipWithError("prepare/pin failed");
+        return;
+      }
+      confs.push_back(std::move(r.value()));
+      names.push_back("site-" + std::to_string(i));
+    }
+  }
+  tenant::kernel::PoolOptions o;
+  o.max_threads = max_threads;
+  tenant::kernel::set_pool_options(o);
+  tenant::kernel::pool_prewarm();
+  const auto before = tenant::kernel::pool_stats();
+  std::vector<double> samples;
+  samples.reserve(static_cast<size_t>(state.max_iterations));
+  int i = 0;
+  for (auto _ : state) {
+    const int t = i++ % tenants;
+    const double t0 = now_us();
+    if (tenant::kernel::run_on_tenant_thread(names[static_cast<std::size_t>(t)].c_str(),
+                                             *confs[static_cast<std::size_t>(t)], pool_noop, nullptr) != 0) {
+      state.SkipWithError("run_on_tenant_thread failed");
+      break;
+    }
+    const double dt = now_us() - t0;
+    samples.push_back(dt);
+    state.SetIterationTime(dt / 1e6);
+  }
+  const auto after = tenant::kernel::pool_stats();
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  auto pct = [&](double q) {
+    return samples[std::min(samples.size() - 1, static_cast<size_t>(q * static_cast<double>(samples.size())))];
+  };
+  state.counters["p50_us"] = pct(0.50);
+  state.counters["p99_us"] = pct(0.99);
+  state.counters["hits"] = static_cast<double>(after.hits - before.hits);
+  state.counters["misses"] = static_cast<double>(after.misses - before.misses);
+}
+
 void BM_thread_only(benchmark::State& s) { measure(s, Mode::ThreadOnly, nullptr); }
+void BM_pooled_hit(benchmark::State& s) { measure_pooled(s, 1, 16); }
+void BM_pooled_miss_100(benchmark::State& s) { measure_pooled(s, 100, 16); }
+void BM_pooled_off_fresh(benchmark::State& s) { measure_pooled(s, 1, 0); }
 void BM_thread_confine(benchmark::State& s) { measure(s, Mode::Confine, g_plain.get()); }
 void BM_prepared_apply(benchmark::State& s) { measure(s, Mode::Prepared, g_plain.get()); }
 void BM_spawned(benchmark::State& s) { measure(s, Mode::Spawned, g_plain.get()); }
@@ -142,6 +204,9 @@ void BM_thread_confine_exec(benchmark::State& s) { measure(s, Mode::Confine, g_e
 void BM_prepared_apply_exec(benchmark::State& s) { measure(s, Mode::Prepared, g_exec.get()); }
 
 BENCHMARK(BM_thread_only)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_pooled_hit)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_pooled_miss_100)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_pooled_off_fresh)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_thread_confine)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_prepared_apply)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_spawned)->Iterations(2000)->UseManualTime()->Unit(benchmark::kMicrosecond);

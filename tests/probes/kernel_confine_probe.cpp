@@ -274,6 +274,31 @@ int in_spawned_thread_with(const tenant::kernel::Confinement& c, std::function<i
   return j.result;
 }
 
+// The module's way since the pool: run_on_tenant_thread (confined_pool.cpp).
+struct PoolJob {
+  std::function<int()> fn;
+  int result = -1;
+  long tid = 0;
+};
+void* pool_main(void* a) {
+  auto* j = static_cast<PoolJob*>(a);
+  j->tid = syscall(SYS_gettid);
+  j->result = j->fn();
+  return nullptr;
+}
+// fn's result, or 253 when no pooled thread ran it; *tid: the thread's id.
+int in_pooled_thread(const char* tenant, const tenant::kernel::Confinement& c, std::function<int()> fn,
+                     long* tid = nullptr) {
+  PoolJob j{std::move(fn)};
+  if (tenant::kernel::run_on_tenant_thread(tenant, c, pool_main, &j) != 0) return 253;
+  if (tid != nullptr) *tid = j.tid;
+  return j.result;
+}
+bool task_exists(long tid) {
+  struct stat st {};
+  return stat(("/proc/self/task/" + std::to_string(tid)).c_str(), &st) == 0;
+}
+
 // getpid through the i386 entry (int 0x80): a deny list of x86_64 numbers
 // would not match i386 numbers, so the filter must refuse the whole ABI.
 int int80_getpid() {
@@ -710,6 +735,75 @@ int main(int argc, char** argv) {
     const bool hijacked = now.st_ino == want.st_ino && now.st_dev == want.st_dev;
     return hijacked ? 0 : 77;
   });
+  std::printf("-- pooled confined threads (run_on_tenant_thread: one per tenant, reused)\n");
+  staged("pooled: site-a's thread is reused, confined on every use, and never runs site-php", EACCES,
+         [&](bool confined) {
+    if (!confined) return raw_openat(secret, O_RDONLY);
+    auto ca = tenant::kernel::Confinement::prepare(*g_site_a);
+    auto cp = tenant::kernel::Confinement::prepare(*g_site_php);
+    if (!ca || !cp || ca.value()->pin() != 0 || cp.value()->pin() != 0) return 251;
+    long t1 = 0, t2 = 0, t3 = 0, t4 = 0;
+    if (in_pooled_thread("site-a", *ca.value(), [&] { return raw_openat(secret, O_RDONLY); }, &t1) != EACCES) return 1;
+    if (in_pooled_thread("site-a", *ca.value(), [&] { return raw_openat(secret, O_RDONLY); }, &t2) != EACCES) return 2;
+    if (t1 != t2 || t1 == syscall(SYS_gettid)) return 3;  // reused, and not the caller's thread
+    if (in_pooled_thread("site-php", *cp.value(), [&] { return raw_openat(secret, O_RDONLY); }, &t3) != EACCES) return 4;
+    if (t3 == t1) return 5;  // another tenant: another thread
+    if (in_pooled_thread("site-a", *ca.value(), [&] { return raw_openat(p("www/site-a/file.txt"), O_RDONLY); }, &t4) != 0) return 6;
+    if (t4 != t1) return 7;
+    const auto st = tenant::kernel::pool_stats();
+    if (st.hits < 2 || st.misses < 2) return 8;
+    return raw_openat(secret, O_RDONLY) == 0 ? EACCES : 9;  // the caller's own thread stays free
+  });
+  staged("pooled: LRU eviction (max 1 thread): site-a's old thread exits, its next request gets a new confined one", EACCES,
+         [&](bool confined) {
+    if (!confined) return raw_openat(secret, O_RDONLY);
+    tenant::kernel::PoolOptions o;
+    o.max_threads = 1;
+    tenant::kernel::set_pool_options(o);
+    auto ca = tenant::kernel::Confinement::prepare(*g_site_a);
+    auto cp = tenant::kernel::Confinement::prepare(*g_site_php);
+    if (!ca || !cp) return 251;
+    long ta = 0, tp = 0, ta2 = 0;
+    if (in_pooled_thread("site-a", *ca.value(), [] { return 0; }, &ta) != 0) return 1;
+    if (in_pooled_thread("site-php", *cp.value(), [] { return 0; }, &tp) != 0) return 2;
+    if (tp == ta) return 3;
+    for (int i = 0; i < 100 && task_exists(ta); ++i) usleep(10000);
+    if (task_exists(ta)) return 4;  // evicted thread did not exit
+    const int rc = in_pooled_thread("site-a", *ca.value(), [&] { return raw_openat(secret, O_RDONLY); }, &ta2);
+    if (ta2 == tp) return 5;
+    if (tenant::kernel::pool_stats().evictions < 2 || tenant::kernel::pool_stats().threads != 1) return 6;
+    return rc;
+  });
+  staged("pooled: every signal blocked in a pooled thread (process signals go to the worker's thread)", 0,
+         [&](bool confined) {
+    auto fn = [] {
+      sigset_t cur;
+      pthread_sigmask(SIG_SETMASK, nullptr, &cur);
+      return sigismember(&cur, SIGTERM) && sigismember(&cur, SIGUSR1) && sigismember(&cur, SIGPROF) ? 0 : 1;
+    };
+    if (!confined) return fn() == 1 ? 0 : 2;  // the caller's own mask: not blocked
+    auto ca = tenant::kernel::Confinement::prepare(*g_site_a);
+    if (!ca) return 251;
+    return in_pooled_thread("site-a", *ca.value(), fn);
+  });
+  {
+    // exit() with parked pooled threads of two tenants: immediate (no
+    // condition variable or destructor waits for them).
+    struct timespec t0 {}, t1 {};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const int rc = run_child([&] {
+      auto ca = tenant::kernel::Confinement::prepare(*g_site_a);
+      auto cp = tenant::kernel::Confinement::prepare(*g_site_php);
+      if (!ca || !cp) return 251;
+      if (in_pooled_thread("site-a", *ca.value(), [] { return 0; }) != 0) return 1;
+      if (in_pooled_thread("site-php", *cp.value(), [] { return 0; }) != 0) return 2;
+      std::exit(0);  // static destructors and atexit handlers run
+    });
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    report(rc == 0 && ms < 2000, "pooled: exit() with parked confined threads is immediate",
+           "exit " + show(rc) + " after " + std::to_string(static_cast<int>(ms)) + " ms");
+  }
   std::printf("-- apply_worker_baseline (process-wide)\n");
   const Layer B = Layer::Baseline;
   denied("io_uring_setup", B, ENOSYS, [] {
