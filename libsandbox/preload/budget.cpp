@@ -14,16 +14,16 @@
 #include <cstring>
 
 #include "net_diag.hpp"
+#include "tenant/budget_map.hpp"
 #include "tenant/state_file.hpp"
 #include "proc_common.hpp"
 
 namespace sb::budget {
 namespace {
 
-constexpr std::uint64_t kMagic = 0x7473627564676574ull;  // "tsbudget"
-constexpr std::uint32_t kVersion = 1;
-constexpr std::uint32_t kTenantSlots = 16384;  // powers of two
-constexpr std::uint32_t kObjectSlots = 65536;
+// The map's layout is tenant_state's (tenant/budget_map.hpp), shared with
+// the readers (status page, `tenant-sandbox status`); its logic is here.
+using namespace tenant::state::budget_layout;
 constexpr std::uint32_t kProbeLimit = 512;
 constexpr std::uint64_t kTomb = ~0ull;              // a freed object slot (probe on)
 constexpr std::uint64_t kClaiming = ~0ull - 1;      // an object slot being filled in
@@ -36,28 +36,6 @@ constexpr std::int64_t kReconcileEveryMs = 50;
 // connect() leaves its object pending: after 30 s it is judged like any other.
 constexpr std::int64_t kPendingMs = 30000;
 
-struct TenantSlot {
-  std::atomic<std::uint32_t> state;  // 0 free, 1 being claimed, 2 ready
-  std::atomic<std::int32_t> live;    // counted objects of this tenant
-  std::atomic<std::int64_t> last_reconcile_ms;
-  char id[72];                       // up to 64 bytes + NUL
-};
-
-struct ObjectSlot {
-  std::atomic<std::uint64_t> ino;      // 0 free, kTomb freed, kClaiming, else the inode
-  std::atomic<std::uint32_t> tenant;   // tenant slot index + 1
-  std::atomic<std::int32_t> refs;      // descriptors referring to it, over all processes
-  std::atomic<std::int32_t> handover;  // references handed to an exec'd image, not yet adopted
-  std::atomic<std::int32_t> pending;  // 1 while the registering connect() runs
-  std::atomic<std::int64_t> born_ms;
-};
-
-struct Map {
-  std::uint64_t magic;
-  std::uint32_t version, tenant_slots, object_slots, reserved[9];
-  TenantSlot tenants[kTenantSlots];
-  ObjectSlot objects[kObjectSlots];
-};
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free,
               "the map is shared between processes: its atomics must be address-free (lock-free)");
 

@@ -21,6 +21,7 @@
 //
 // Nothing here allocates: fixed buffers of tenant::kMaxPath on the stack.
 #pragma once
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cerrno>
@@ -51,12 +52,17 @@ struct Request {
   int oflags = 0;              // How::Open
   mode_t mode = 0;             // How::Open with O_CREAT / O_TMPFILE
   std::uint64_t resolve = 0;   // extra RESOLVE_* (openat2 through syscall())
+  // Follow/NoFollow for a stat: where a name directly in the area root can
+  // be stat'ed in one call (beneath(): Target::stat_done), else unused.
+  struct stat* st = nullptr;
+  int stat_flags = 0;          // AT_NO_AUTOMOUNT
 };
 
 struct Target {
   char path[kBuf];             // normalised absolute path decided on (resolved on the slow path)
   std::size_t len = 0;
   bool trailing_slash = false;
+  bool stat_done = false;      // Request::st already filled (no fd opened)
   bool ancestor = false;       // only Stat granted (a directory above an area): act on `path`
   tenant::Access granted = tenant::Access::None;
   int fd = -1;                 // owned: opened object or anchor

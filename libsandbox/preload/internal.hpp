@@ -2,6 +2,7 @@
 // definitions of its namespace; the others call only what is declared here.
 #pragma once
 #include <cstddef>
+#include <string_view>
 
 #include "runtime.hpp"
 
@@ -11,8 +12,15 @@ namespace sb {
 // and TENANT_SANDBOX_POLICY_JSON in its environment) locks itself to it.
 void control_init() noexcept;
 
-// status.cpp: per-tenant denial counters for `tenant-sandbox status`.
-void note_denial(const ActiveTenant& t, tenant::Need need, bool audit) noexcept;
+// status.cpp: per-tenant denial counters and the last denial, shared by
+// every process (STATE_DIR/denials) for the status page and
+// `tenant-sandbox status`. Every denial, audit ones included.
+void note_denial(const ActiveTenant& t, tenant::Need need, bool audit, const char* op, std::string_view target,
+                 int err) noexcept;
+void note_denial(const ActiveTenant& t, tenant::Need need, bool audit) noexcept;  // no last-denial details
+// status.cpp: maps STATE_DIR/denials now (the root Apache parent at load,
+// so that its workers inherit the mapping after dropping privileges).
+void status_open_early() noexcept;
 
 namespace fs {
 // Makes `path` absolute (relative to `dirfd`, or the cwd for AT_FDCWD) and

@@ -45,10 +45,13 @@ bool empty_path_op(const char* path, int flags) noexcept {
 // shape: one handler for every name that reaches the same kernel call).
 int stat_core(ActiveTenant& t, const char* op, int dirfd, const char* path, struct stat* st, int flags) noexcept {
   if (empty_path_op(path, flags)) return SB_REAL(fstatat)(dirfd, path, st, flags);
-  const Request rq = stat_request((flags & AT_SYMLINK_NOFOLLOW) == 0);
+  Request rq = stat_request((flags & AT_SYMLINK_NOFOLLOW) == 0);
+  rq.st = st;
+  rq.stat_flags = flags & AT_NO_AUTOMOUNT;
   return sb::fs::with_target<int>(
       t, op, dirfd, path, rq,
       [&](Target& tg) {
+        if (tg.stat_done) return 0;
         if (tg.ancestor) return SB_REAL(fstatat)(AT_FDCWD, tg.path, st, flags & AT_SYMLINK_NOFOLLOW);
         return SB_REAL(fstatat)(tg.fd, "", st, AT_EMPTY_PATH | (flags & AT_NO_AUTOMOUNT));
       },

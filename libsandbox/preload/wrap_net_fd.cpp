@@ -319,7 +319,10 @@ void adopt_inherited() noexcept {
     // The Apache parent starts as root: it creates the budget file (with the
     // state folder's group) and its workers inherit the mapping across fork
     // after they drop privileges.
-    if (::geteuid() == 0) budget::open_early();
+    if (::geteuid() == 0) {
+      budget::open_early();
+      status_open_early();  // the denial counters (status.cpp), the same way
+    }
     return;
   }
   InternalScope internal;
