@@ -90,12 +90,21 @@ install(FILES ${PROJECT_SOURCE_DIR}/conf/php-shared-hosting.conf
               ${ts_pkg_src}/README
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/tenant-sandbox/examples)
 install(FILES ${ts_pkg_src}/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/tenant-sandbox)
+# Debian policy 12.7: every package ships its changelog (native: changelog.gz).
+set(ts_changelog_gz ${ts_pkg_bin}/changelog.gz)
+add_custom_command(OUTPUT ${ts_changelog_gz}
+  COMMAND ${TS_GZIP} -9 -n -c ${ts_pkg_src}/changelog > ${ts_changelog_gz}
+  DEPENDS ${ts_pkg_src}/changelog VERBATIM)
+add_custom_target(deb_changelog ALL DEPENDS ${ts_changelog_gz})
+install(FILES ${ts_changelog_gz} DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/tenant-sandbox)
 
 # ---- the Debian package -------------------------------------------------------
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "tenant-sandbox")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_CONTACT "tenant-sandbox maintainers <root@localhost>")
+set(TS_DEB_MAINTAINER "tenant-sandbox maintainers <maintainers@tenant-sandbox.example.org>" CACHE STRING
+    "Maintainer field of the Debian package (Name <address>)")
+set(CPACK_PACKAGE_CONTACT "${TS_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "per-request tenant sandbox for shared Apache + PHP hosting")
 set(CPACK_PACKAGE_DESCRIPTION
 "mod_tenant_tag tags every Apache request with its site (tenant), and

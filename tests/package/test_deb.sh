@@ -146,7 +146,7 @@ expected=(
   "$MODULE" "$LIB" /usr/bin/tenant-sandbox /usr/share/man/man1/tenant-sandbox.1.gz
   /etc/apache2/mods-available/tenant_tag.load /etc/apache2/mods-available/tenant_tag.conf
   /etc/tenant-sandbox/policy.json "$DROPIN" /usr/lib/tmpfiles.d/tenant-sandbox.conf "$SNIPPET"
-  /usr/share/doc/tenant-sandbox/copyright
+  /usr/share/doc/tenant-sandbox/copyright /usr/share/doc/tenant-sandbox/changelog.gz
 )
 for f in "${expected[@]}"; do grep -qx "$f" "$TMP/deb.files" || fail "package lacks $f"; done
 
@@ -286,14 +286,15 @@ say "[no preload line] 503 (fail closed)"
 
 # ---- 4. maintainer scripts: idempotent; abort-remove undoes prerm remove ---------------------
 info=/var/lib/dpkg/info/$PKG
+export DPKG_MAINTSCRIPT_PACKAGE=$PKG   # what dpkg tells maintainer scripts (apache2's helper reads them)
 ver=$(dpkg-deb -f "$DEB" Version)
-for i in 1 2; do "$info.postinst" configure "$ver" > /dev/null || fail "postinst configure (run $i)"; done
+for i in 1 2; do DPKG_MAINTSCRIPT_NAME=postinst "$info.postinst" configure "$ver" > /dev/null || fail "postinst configure (run $i)"; done
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "postinst configure disabled the module"
-for i in 1 2; do "$info.prerm" remove > /dev/null || fail "prerm remove (run $i)"; done
+for i in 1 2; do DPKG_MAINTSCRIPT_NAME=prerm "$info.prerm" remove > /dev/null || fail "prerm remove (run $i)"; done
 [[ ! -e /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "prerm remove left the module enabled"
-"$info.postinst" abort-remove > /dev/null || fail "postinst abort-remove"
+DPKG_MAINTSCRIPT_NAME=postinst "$info.postinst" abort-remove > /dev/null || fail "postinst abort-remove"
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "postinst abort-remove did not enable the module again"
-"$info.prerm" upgrade "$ver" > /dev/null || fail "prerm upgrade"
+DPKG_MAINTSCRIPT_NAME=prerm "$info.prerm" upgrade "$ver" > /dev/null || fail "prerm upgrade"
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "prerm upgrade disabled the module"
 
 # ---- 5. reinstall over itself (the upgrade path) ---------------------------------------------
@@ -329,17 +330,22 @@ say "after remove: configtest OK, apache2 started, served, stopped"
 # ---- 7. reinstall after remove: enabled again; then purge ------------------------------------
 dpkg -i "$DEB" > "$TMP/dpkg-again.log" 2>&1 || { cat "$TMP/dpkg-again.log"; fail "install after remove"; }
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "install after remove did not enable the module again"
+# Other processes using libsandbox (probes, other Apache instances) may make
+# /run/tenant-sandbox again at any time; what purge must remove is the state
+# inside it, so look for a file of ours there.
+state_mark=/run/tenant-sandbox/.test_deb.$$
+touch "$state_mark"
 say "apt-get purge $PKG"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$PKG" > "$TMP/apt-purge.log" 2>&1 ||
   { cat "$TMP/apt-purge.log"; fail "apt-get purge"; }
 dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null | grep -qv '^not-installed$' && fail "$PKG still known to dpkg"
 for f in /etc/apache2/mods-available/tenant_tag.load /etc/apache2/mods-available/tenant_tag.conf \
-         /etc/apache2/mods-enabled/tenant_tag.load /etc/tenant-sandbox /run/tenant-sandbox "$LIBDIR"; do
+         /etc/apache2/mods-enabled/tenant_tag.load /etc/tenant-sandbox "$state_mark" "$LIBDIR"; do
   [[ ! -e $f && ! -L $f ]] || fail "$f still there after purge"
 done
 [[ -z $(find "$MARKS" -name tenant_tag 2>/dev/null) ]] || fail "a2enmod marks left after purge"
 # postrm purge again (dpkg may rerun it after an interrupted purge): still succeeds
 dpkg-deb -e "$DEB" "$TMP/control"
-for i in 1 2; do "$TMP/control/postrm" purge > /dev/null || fail "postrm purge rerun $i"; done
+for i in 1 2; do DPKG_MAINTSCRIPT_NAME=postrm "$TMP/control/postrm" purge > /dev/null || fail "postrm purge rerun $i"; done
 apache2ctl configtest > "$TMP/configtest3.log" 2>&1 || { cat "$TMP/configtest3.log"; fail "apache2ctl configtest after purge"; }
 say "PASS"
