@@ -138,11 +138,28 @@ for h in on.test off.test; do wrk -t1 -c"$conns" -d2s -s "$root/rotate.lua" -H "
 
 # wrk --latency prints "50% 123.45us" / "1.23ms"; normalise to microseconds.
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v+0} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000000} else print v}'; }
-declare -A rps p50 p99
+# CPU time the workers spent (user + system, all their threads, in clock
+# ticks) -- the cost per request that other load on a shared machine does
+# not distort the way it distorts latency and req/s.
+hz=$(getconf CLK_TCK)
+worker_ticks() {
+  local ppid t=0 pid
+  ppid=$(cat "$root/httpd.pid")
+  for pid in $(pgrep -P "$ppid"); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+declare -A rps p50 p99 cpu
 ratios=""
 for i in $(seq "$rounds"); do
   for h in on off; do
+    t0=$(worker_ticks)
     out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$root/rotate.lua" -H "Host: $h.test" "http://127.0.0.1:$port/")
+    t1=$(worker_ticks)
+    nreq=$(awk '/requests in/ {print $1}' <<<"$out")
+    c_us=$(awk -v a="$t0" -v b="$t1" -v n="$nreq" -v hz="$hz" 'BEGIN {printf "%.1f", (b-a)*1e6/hz/n}')
+    cpu[$h]+="$c_us "
     r=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     l50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_us)
     l99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_us)
@@ -150,7 +167,7 @@ for i in $(seq "$rounds"); do
     rps[$h]+="$r "; p50[$h]+="$l50 "; p99[$h]+="$l99 "
     [[ $h == on ]] && on_round=$r
     [[ $h == off ]] && ratios+="$(awk -v a="$on_round" -v b="$r" 'BEGIN {printf "%.4f", a/b}') "
-    printf 'round %d %-3s %10s req/s  p50 %8.1f us  p99 %9.1f us%s\n' "$i" "$h" "$r" "$l50" "$l99" \
+    printf 'round %d %-3s %10s req/s  p50 %8.1f us  p99 %9.1f us  worker CPU %6.1f us/req%s\n' "$i" "$h" "$r" "$l50" "$l99" "$c_us" \
       "${non2xx:+  NON-2XX: $non2xx}"
   done
 done
@@ -158,11 +175,13 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 on_r=$(median <<<"${rps[on]}"); off_r=$(median <<<"${rps[off]}")
 on50=$(median <<<"${p50[on]}"); off50=$(median <<<"${p50[off]}")
 on99=$(median <<<"${p99[on]}"); off99=$(median <<<"${p99[off]}")
+oncpu=$(median <<<"${cpu[on]}"); offcpu=$(median <<<"${cpu[off]}")
 echo "summary (medians of $rounds rounds x ${secs}s, $conns connections, $tenants tenant(s), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)):"
 awk -v a="$on_r" -v b="$off_r" -v a50="$on50" -v b50="$off50" -v a99="$on99" -v b99="$off99" 'BEGIN {
   printf "  TenantKernelConfine On : %10.1f req/s  p50 %8.1f us  p99 %9.1f us\n", a, a50, a99
   printf "  TenantKernelConfine Off: %10.1f req/s  p50 %8.1f us  p99 %9.1f us\n", b, b50, b99
   printf "  throughput ratio On/Off: %.3f   added p50: %+.1f us   added p99: %+.1f us\n", a/b, a50-b50, a99-b99 }'
+awk -v a="$oncpu" -v b="$offcpu" 'BEGIN {printf "  worker CPU per request: On %.1f us, Off %.1f us, added %+.1f us (ratio Off/On %.3f)\n", a, b, a-b, b/a}'
 echo "  per-round ratios On/Off (each On round against the Off round right after it): $ratios-> median $(median <<<"$ratios")"
 if grep -q 'AH1093[2-6]' "$root/error.log"; then
   echo "bench_kernel.sh: confinement errors in the log:" >&2; grep 'AH1093[2-6]' "$root/error.log" | head >&2; exit 1
