@@ -21,7 +21,8 @@ KERN_PHP = r"""<?php
 header('Content-Type: application/json');
 $op = $_GET['op'] ?? 'whoami';
 $arg = $_GET['arg'] ?? '';
-$out = ['tenant' => $_SERVER['TENANT_ID'] ?? null, 'pid' => getmypid(), 'op' => $op];
+$out = ['tenant' => $_SERVER['TENANT_ID'] ?? null, 'pid' => getmypid(), 'op' => $op,
+        'uid' => $_SERVER['UNIQUE_ID'] ?? null];
 // libc's own syscall() and kill(), looked up in libc.so.6 itself: the
 // process-wide names are libsandbox's wrappers, which would refuse these
 // calls before the kernel sees them.
@@ -69,6 +70,15 @@ case 'kill':
     $rc = $ffi->kill($pid, (int)$sig);
     $out['errno'] = $rc < 0 ? $errno() : 0;
     $out['ok'] = $rc === 0;
+    break;
+case 'spin':
+    // max_execution_time: PHP arms ITIMER_PROF; SIGPROF is process-directed
+    // and, with every signal blocked in the confined thread, taken by the
+    // worker's own thread, whose handler flags the VM of this one.
+    set_time_limit(1);
+    $t = microtime(true);
+    while (true) { if (microtime(true) - $t > 20) break; }
+    $out['ok'] = false;  // not reached when the time limit works
     break;
 case 'uring':
     // io_uring_setup(1, params): the worker baseline's seccomp filter
@@ -369,3 +379,51 @@ def test_audit_gets_no_kernel_ruleset_but_keeps_the_worker_baseline(audit_kern):
     assert not u["ok"] and u["errno"] == ENOSYS, u
     log = a.error_log()
     assert "AH10942" in log and "AH10939" in log, log[-3000:]
+
+
+def libsandbox_has(symbol):
+    import subprocess
+    out = subprocess.run(["nm", "-D", "--defined-only", os.environ["TS_LIBSANDBOX"]],
+                         capture_output=True, text=True).stdout
+    return any(l.split()[-1] == symbol for l in out.splitlines() if l.strip())
+
+
+def test_denials_in_the_confined_thread_carry_the_request_id(apache_factory):
+    """The confined thread sets the tenant itself, so it must also hand
+    libsandbox the request's UNIQUE_ID: its denial lines say request=ID."""
+    if not libsandbox_has("sandbox_set_request_info"):
+        pytest.skip("libsandbox without sandbox_set_request_info (request ids in denial lines)")
+    a = apache_factory(workers=2)
+    for t in ("site-a", "site-b"):
+        d = make_tenant_dir(a.root, t)
+        with open(os.path.join(d, "kern.php"), "w") as fh:
+            fh.write(KERN_PHP)
+        os.chown(os.path.join(d, "kern.php"), 33, 33)
+    a.write_policy(policy_for(a.root, ["site-a", "site-b"]))
+    a.extra_modules.append("unique_id")
+    a.tenant_vhost("site-a", ["php_admin_value ffi.enable 1"])
+    a.start()
+    secret_b = os.path.join(a.root, "www", "site-b", "secret.txt")
+    for i in range(3):
+        r = kphp(a, "site-a.test", "read", secret_b + f".{i}")
+        assert not r["ok"] and r["tid"] != r["pid"] and r["uid"], r
+        end = time.time() + 5
+        lines = []
+        while time.time() < end and not lines:
+            lines = [l for l in a.denials("site-a") if f"secret.txt.{i}" in l]
+            time.sleep(0.1)
+        assert lines and all(f"request={r['uid']}" in l for l in lines), (r["uid"], lines)
+
+
+def test_php_time_limit_ends_a_request_on_the_confined_thread(kern):
+    """PHP's max_execution_time (SIGPROF from ITIMER_PROF) still ends a
+    runaway script on a pooled confined thread, whose signals are blocked;
+    the worker and that tenant's thread then serve the next request."""
+    t0 = time.time()
+    r = kern.get("site-a.test", "/kern.php?op=spin", timeout=30)
+    took = time.time() - t0
+    assert took < 10, f"time limit did not end the script ({took:.1f}s): {r}"
+    # PHP's fatal "Maximum execution time exceeded" (display_errors off): 500.
+    assert r.status == 500 and b'"ok":false' not in r.body, r
+    nxt = kphp(kern, "site-a.test", "whoami")
+    assert nxt["current"] == "site-a" and nxt["tid"] != nxt["pid"], nxt
