@@ -17,6 +17,7 @@
  */
 #include "mod_tenant_tag.h"
 #include "tt_kernel.h"
+#include "tt_limit.h"
 
 #include "ap_mpm.h"
 #include "http_connection.h"
@@ -274,6 +275,7 @@ typedef struct {
     int set;             /* still set in libsandbox */
     conn_rec *c;
     server_rec *s;
+    unsigned limit_ticket;   /* tt_limit.c: the request's slot in the requests table, 0 none */
 } tt_req_state;
 
 /* Subrequests and internal redirects share the state of the request the
@@ -309,6 +311,7 @@ static void tt_poison(conn_rec *c, server_rec *s)
 static void tt_clear(tt_req_state *st)
 {
     int rc;
+    if (st) tt_limit_release(&st->limit_ticket);  /* tt_limit.c: no longer counted */
     if (!st || !st->set) return;
     st->set = 0;
     rc = tt_api.clear_tenant(st->tenant);
@@ -432,6 +435,7 @@ static int tt_post_read_request(request_rec *r)
      * ap_die without a handler never runs insert_filter. Twice is harmless
      * (the second clear is a no-op). */
     if (tt_threaded) ap_add_output_filter("TENANT_TAG_END", st, r, r->connection);
+    if ((rc = tt_limit_admit(r, st->tenant, conf, &st->limit_ticket)) != DECLINED) return rc;  /* tt_limit.c */
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, APLOGNO(10921)
                   "tenant %s set (from %s)", st->tenant, source);
     return DECLINED;
@@ -480,6 +484,7 @@ static void tt_register_hooks(apr_pool_t *p)
     ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
     tt_kernel_register_hooks(p);  /* tt_kernel.c */
+    tt_limit_register_hooks(p);   /* tt_limit.c */
 }
 
 module AP_MODULE_DECLARE_DATA tenant_tag_module = {

@@ -36,6 +36,7 @@
  *   10921 request: tenant set (trace1)
  *   10922 TenantMap txt: invalid tenant id in the map value (request time)
  *   10924 cannot pin the module with RTLD_NODELETE
+ * limits (tt_limit.c): 10950-10959, listed in tt_limit.h
  */
 #ifndef MOD_TENANT_TAG_H
 #define MOD_TENANT_TAG_H

@@ -9,6 +9,7 @@
 
 #include "tenant/policy.hpp"
 #include "tenant/tenant_id.hpp"
+#include "tt_core_bridge.hpp"
 
 extern "C" {
 int tt_core_valid_tenant_id(const char* id, std::size_t len) noexcept;
@@ -26,10 +27,22 @@ const char* tt_core_tenant_id_problem(const char* id, std::size_t len) noexcept 
   return tenant::tenant_id_problem(std::string_view(id, len));
 }
 
+namespace {
+// The policy check_config last found valid: what libsandbox loads next, and
+// what the module's own per-tenant settings (max_requests, tt_limit.c) are
+// read from -- one load, not one more per feature.
+std::shared_ptr<const tenant::Policy> g_checked;
+}  // namespace
+
+std::shared_ptr<const tenant::Policy> tt_core_checked_policy() noexcept { return g_checked; }
+
 int tt_core_check_policy(const char* path, char* err, std::size_t errlen) noexcept {
   try {
     auto loaded = tenant::Policy::load_file(path);
-    if (loaded.ok()) return 0;
+    if (loaded.ok()) {
+      g_checked = std::move(loaded).value();
+      return 0;
+    }
     std::string text;
     for (const auto& e : loaded.error()) {
       if (!text.empty()) text += "; ";

@@ -160,6 +160,13 @@ class Apache:
         os.makedirs(os.path.join(root, "www"), exist_ok=True)
         os.makedirs(os.path.join(root, "run"), exist_ok=True)
         os.chmod(root, 0o755)
+        # TENANT_SANDBOX_STATE_DIR of this server alone (connection budget,
+        # requests in progress), so servers never share counts: root and
+        # Apache's group, 0750, as /run/tenant-sandbox is meant to be.
+        self.state_dir = os.path.join(root, "state")
+        os.makedirs(self.state_dir, exist_ok=True)
+        os.chown(self.state_dir, 0, WWW_DATA.pw_gid)
+        os.chmod(self.state_dir, 0o750)
         _servers.append(self)
 
     # ---- configuration -------------------------------------------------
@@ -226,7 +233,8 @@ MaxSpareThreads 32"""}[self.mpm]
 
     # ---- process control -----------------------------------------------
     def env(self):
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C",
+               "TENANT_SANDBOX_STATE_DIR": self.state_dir}
         if self.preload:
             env["LD_PRELOAD"] = self.paths["libsandbox"]
         return env

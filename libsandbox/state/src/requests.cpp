@@ -1,7 +1,6 @@
 // The requests-in-progress table (requests.hpp says what and why).
 #include "tenant/requests.hpp"
 
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,7 +129,9 @@ std::uint32_t owner_pid(std::uint64_t owner) noexcept { return static_cast<std::
 std::uint64_t owner_state(std::uint64_t owner) noexcept { return owner & 0xffffffffull; }
 
 // Start time (field 22 of /proc/PID/stat, clock ticks after boot) of `pid`;
-// 0 when the process does not exist; ~0 when it could not be read otherwise.
+// 0 when the process does not exist or is a zombie (killed, not yet reaped:
+// it runs nothing, and its parent may be slow to reap it or stopped); ~0
+// when it could not be read otherwise.
 std::uint64_t read_start_time(const SysCalls& sys, pid_t pid) noexcept {
   char path[48];
   if (pid > 0)
@@ -154,6 +155,8 @@ std::uint64_t read_start_time(const SysCalls& sys, pid_t pid) noexcept {
   const char* p = std::strrchr(buf, ')');
   if (p == nullptr) return ~0ull;
   ++p;
+  while (*p == ' ') ++p;
+  if (*p == 'Z' || *p == 'X') return 0;  // field 3, the state: zombie or dead
   for (int field = 2; field < 22; ++field) {  // skip to field 22
     while (*p == ' ') ++p;
     if (field == 21) break;
@@ -281,7 +284,9 @@ Admission RequestTable::admit(std::string_view tenant, std::uint32_t cap, bool e
   // is found by a reclaim through this slot.
   const pid_t pid = ::getpid();
   const std::uint64_t start = pid == pid_ ? start_time_ : 0;  // a fork that did not note_process
-  const auto tid = static_cast<std::int32_t>(::syscall(SYS_gettid));
+  // gettid(), not syscall(SYS_gettid): libsandbox interposes syscall() and
+  // judges it against the tenant set in this thread.
+  const auto tid = static_cast<std::int32_t>(::gettid());
   const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 32);
   int slot = -1;
   const std::uint64_t h = mix(std::uint64_t{static_cast<std::uint32_t>(tid)} * std::uint64_t{0x9e3779b97f4a7c15u});
