@@ -29,6 +29,8 @@ DROPIN=/lib/systemd/system/apache2.service.d/tenant-sandbox.conf
 SNIPPET=/usr/share/tenant-sandbox/apache2-envvars.snippet
 MARKS=/var/lib/apache2/module
 
+# apt-get waits for the dpkg lock (another apt run on the machine) instead of failing.
+apt() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600 "$@"; }
 say() { printf 'test_deb: %s\n' "$*"; }
 fail() { printf 'test_deb: FAIL: %s\n' "$*" >&2; exit 1; }
 
@@ -72,7 +74,7 @@ cleanup() {
   stop_instance "$INST"
   if dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null | grep -qv '^not-installed$'; then
     say "cleanup: purging $PKG"
-    dpkg --purge "$PKG" >/dev/null 2>&1 || { rm -f /etc/apache2/mods-enabled/tenant_tag.*; dpkg --purge "$PKG"; }
+    apt purge "$PKG" >/dev/null 2>&1 || { rm -f /etc/apache2/mods-enabled/tenant_tag.*; apt purge "$PKG"; }
   fi
   # a LoadModule of a file that is gone would keep every later apache2 from starting
   local l
@@ -152,8 +154,7 @@ for f in "${expected[@]}"; do grep -qx "$f" "$TMP/deb.files" || fail "package la
 
 # ---- 2. install ------------------------------------------------------------------------
 say "apt-get install ./$(basename "$DEB")"
-(cd "$(dirname "$DEB")" && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-   "./$(basename "$DEB")" > "$TMP/apt.log" 2>&1) || { cat "$TMP/apt.log"; fail "apt-get install"; }
+(cd "$(dirname "$DEB")" && apt install --no-install-recommends "./$(basename "$DEB")" > "$TMP/apt.log" 2>&1) || { cat "$TMP/apt.log"; fail "apt-get install"; }
 for f in "${expected[@]}"; do [[ -f $f ]] || fail "installed package lacks $f"; done
 dpkg -L "$PKG" | grep -qx "$LIB" || fail "dpkg -L does not list $LIB"
 for c in /etc/tenant-sandbox/policy.json /etc/apache2/mods-available/tenant_tag.load /etc/apache2/mods-available/tenant_tag.conf; do
@@ -300,13 +301,13 @@ DPKG_MAINTSCRIPT_NAME=prerm "$info.prerm" upgrade "$ver" > /dev/null || fail "pr
 # ---- 5. reinstall over itself (the upgrade path) ---------------------------------------------
 printf '\n' >> /etc/tenant-sandbox/policy.json          # an operator's edit of the conffile
 sum=$(md5sum < /etc/tenant-sandbox/policy.json)
-dpkg -i "$DEB" > "$TMP/dpkg-reinstall.log" 2>&1 || { cat "$TMP/dpkg-reinstall.log"; fail "reinstall"; }
+apt install --reinstall "$DEB" > "$TMP/dpkg-reinstall.log" 2>&1 || { cat "$TMP/dpkg-reinstall.log"; fail "reinstall"; }
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "reinstall/upgrade disabled the module"
 [[ $(md5sum < /etc/tenant-sandbox/policy.json) == "$sum" ]] || fail "reinstall replaced the operator's policy.json"
 
 # ---- 6. remove: Apache must still start ----------------------------------------------------
 say "apt-get remove $PKG"
-DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "$PKG" > "$TMP/apt-remove.log" 2>&1 ||
+apt remove "$PKG" > "$TMP/apt-remove.log" 2>&1 ||
   { cat "$TMP/apt-remove.log"; fail "apt-get remove"; }
 for f in "$MODULE" "$LIB" /usr/bin/tenant-sandbox "$DROPIN" /usr/share/man/man1/tenant-sandbox.1.gz; do
   [[ ! -e $f ]] || fail "$f still there after remove"
@@ -328,7 +329,7 @@ stop_instance "$INST"
 say "after remove: configtest OK, apache2 started, served, stopped"
 
 # ---- 7. reinstall after remove: enabled again; then purge ------------------------------------
-dpkg -i "$DEB" > "$TMP/dpkg-again.log" 2>&1 || { cat "$TMP/dpkg-again.log"; fail "install after remove"; }
+apt install "$DEB" > "$TMP/dpkg-again.log" 2>&1 || { cat "$TMP/dpkg-again.log"; fail "install after remove"; }
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "install after remove did not enable the module again"
 # Other processes using libsandbox (probes, other Apache instances) may make
 # /run/tenant-sandbox again at any time; what purge must remove is the state
@@ -336,7 +337,7 @@ dpkg -i "$DEB" > "$TMP/dpkg-again.log" 2>&1 || { cat "$TMP/dpkg-again.log"; fail
 state_mark=/run/tenant-sandbox/.test_deb.$$
 touch "$state_mark"
 say "apt-get purge $PKG"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$PKG" > "$TMP/apt-purge.log" 2>&1 ||
+apt purge "$PKG" > "$TMP/apt-purge.log" 2>&1 ||
   { cat "$TMP/apt-purge.log"; fail "apt-get purge"; }
 dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null | grep -qv '^not-installed$' && fail "$PKG still known to dpkg"
 for f in /etc/apache2/mods-available/tenant_tag.load /etc/apache2/mods-available/tenant_tag.conf \
