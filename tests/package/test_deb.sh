@@ -303,6 +303,13 @@ printf '\n' >> /etc/tenant-sandbox/policy.json          # an operator's edit of 
 sum=$(md5sum < /etc/tenant-sandbox/policy.json)
 apt install --reinstall "$DEB" > "$TMP/dpkg-reinstall.log" 2>&1 || { cat "$TMP/dpkg-reinstall.log"; fail "reinstall"; }
 [[ -L /etc/apache2/mods-enabled/tenant_tag.load ]] || fail "reinstall/upgrade disabled the module"
+# an upgrade with the module enabled restarts apache2 through invoke-rc.d
+# (which policy-rc.d vetoes here, and says so)
+rc=0; /usr/sbin/policy-rc.d apache2 restart >/dev/null 2>&1 || rc=$?
+if ((rc == 101)); then
+  grep -q 'denied execution of restart' "$TMP/dpkg-reinstall.log" ||
+    { cat "$TMP/dpkg-reinstall.log"; fail "upgrade did not ask invoke-rc.d to restart apache2"; }
+fi
 [[ $(md5sum < /etc/tenant-sandbox/policy.json) == "$sum" ]] || fail "reinstall replaced the operator's policy.json"
 
 # ---- 6. remove: Apache must still start ----------------------------------------------------
