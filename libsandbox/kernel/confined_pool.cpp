@@ -115,7 +115,34 @@ struct Pool {
   std::uint64_t clock = 0;
   PoolOptions opts;
   PoolStats stats;
+  // Admission doorkeeper: hashes of the last tenants that missed while the
+  // pool was full (ring). 0 = empty slot.
+  std::uint64_t seen[64] = {};
+  unsigned seen_next = 0;
 };
+
+std::uint64_t tenant_hash(const char* id) noexcept {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a
+  for (; *id != '\0'; ++id) {
+    h ^= static_cast<unsigned char>(*id);
+    h *= 1099511628211ull;
+  }
+  return h | 1;  // never 0 (the empty slot)
+}
+
+// Under p.m: true when `h` missed lately (and forget it: it is admitted
+// now); else remember it and return false.
+bool seen_before_locked(Pool& p, std::uint64_t h) noexcept {
+  for (std::uint64_t& e : p.seen) {
+    if (e == h) {
+      e = 0;
+      return true;
+    }
+  }
+  p.seen[p.seen_next] = h;
+  p.seen_next = (p.seen_next + 1) % 64;
+  return false;
+}
 
 // Heap-allocated and never destroyed: no static destructor runs at exit()
 // while threads are parked (they hold pointers into it only under m).
@@ -175,6 +202,7 @@ void check_pid(Pool& p) noexcept {
   p.spares[1].clear();
   p.pending[0] = p.pending[1] = 0;
   p.stats = PoolStats{};
+  for (std::uint64_t& e : p.seen) e = 0;
   // The parent's threads' stacks: nobody to join in this process. Their
   // memory is a copy in ours; leave it (a fork of a worker execs soon).
   p.retired.clear();
@@ -366,6 +394,7 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
     Slot* s = nullptr;
     bool bind = false;
     bool pooled = false;
+    bool unpooled = false;
     std::vector<Slot*> evicted;
     {
       std::lock_guard<std::mutex> g(p.m);
@@ -379,7 +408,11 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
             break;
           }
         }
-        if (s != nullptr) {
+        if (s == nullptr && p.bound.size() >= p.opts.max_threads &&
+            !seen_before_locked(p, tenant_hash(tenant))) {
+          ++p.stats.fresh;
+          unpooled = true;
+        } else if (s != nullptr) {
           ++p.stats.hits;
         } else {
           ++p.stats.misses;
@@ -402,8 +435,9 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
         }
       }
     }
-    // Pooling off: the fresh thread per request of the previous design.
-    if (!pooled) return run_fresh(c, fn, arg);
+    // Pooling off, or a tenant not admitted into a full pool: a fresh
+    // confined thread for this request only (it exits after it).
+    if (!pooled || unpooled) return run_fresh(c, fn, arg);
     for (Slot* e : evicted) retire(e);
     evicted.clear();
     if (s == nullptr) {

@@ -198,6 +198,13 @@ int start_confined_thread(const Confinement& c, void* (*fn)(void*), void* arg, p
 //    graceful restart would wait for; exit_group ends them.
 //  * At most max_threads bound threads per process (LRU: the least recently
 //    used idle thread is told to exit); busy threads are never evicted.
+//    Admission: when the pool is full, a tenant missed for the first time
+//    lately (not among the last 64 misses) runs on a fresh confined thread
+//    that exits after the request (start_confined_thread) instead of
+//    evicting a thread; its next miss is admitted. A long tail of rare
+//    tenants then does not push the busy tenants' threads out, and a miss
+//    that would only churn the pool costs one thread instead of two
+//    lifecycles (bind + evict + a new spare).
 struct PoolOptions {
   std::size_t max_threads = 16;  // bound threads kept per process; 0 = no pooling
   std::size_t spares = 1;        // unbound threads kept ready per filter variant
@@ -206,6 +213,8 @@ struct PoolStats {
   std::uint64_t hits = 0;       // ran on an idle thread already bound to the tenant
   std::uint64_t misses = 0;     // bound a new thread (a spare, or one started now)
   std::uint64_t spare_used = 0; // ... of which a ready spare
+  std::uint64_t fresh = 0;      // pool full, tenant not seen lately: a fresh
+                                // thread that exits after the request
   std::uint64_t evictions = 0;  // bound threads told to exit (LRU, or retired)
   std::uint64_t threads = 0;    // bound threads alive now
 };

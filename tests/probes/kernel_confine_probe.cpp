@@ -754,7 +754,7 @@ int main(int argc, char** argv) {
     if (st.hits < 2 || st.misses < 2) return 8;
     return raw_openat(secret, O_RDONLY) == 0 ? EACCES : 9;  // the caller's own thread stays free
   });
-  staged("pooled: LRU eviction (max 1 thread): site-a's old thread exits, its next request gets a new confined one", EACCES,
+  staged("pooled: admission + LRU eviction (max 1 thread): site-php's first request runs on a fresh thread, its second evicts site-a's thread (which exits); site-a's next request gets a new confined one", EACCES,
          [&](bool confined) {
     if (!confined) return raw_openat(secret, O_RDONLY);
     tenant::kernel::PoolOptions o;
@@ -763,15 +763,20 @@ int main(int argc, char** argv) {
     auto ca = tenant::kernel::Confinement::prepare(*g_site_a);
     auto cp = tenant::kernel::Confinement::prepare(*g_site_php);
     if (!ca || !cp) return 251;
-    long ta = 0, tp = 0, ta2 = 0;
+    long ta = 0, tp = 0, tp2 = 0, ta2 = 0, ta3 = 0;
     if (in_pooled_thread("site-a", *ca.value(), [] { return 0; }, &ta) != 0) return 1;
-    if (in_pooled_thread("site-php", *cp.value(), [] { return 0; }, &tp) != 0) return 2;
-    if (tp == ta) return 3;
+    // Pool full, site-php not seen lately: a fresh thread, site-a's stays.
+    if (in_pooled_thread("site-php", *cp.value(), [&] { return raw_openat(secret, O_RDONLY); }, &tp) != EACCES) return 2;
+    if (tp == ta || tenant::kernel::pool_stats().fresh != 1 || !task_exists(ta)) return 3;
+    // Seen lately: admitted, site-a's thread is evicted and exits.
+    if (in_pooled_thread("site-php", *cp.value(), [] { return 0; }, &tp2) != 0) return 4;
+    if (tp2 == ta) return 5;
     for (int i = 0; i < 100 && task_exists(ta); ++i) usleep(10000);
-    if (task_exists(ta)) return 4;  // evicted thread did not exit
-    const int rc = in_pooled_thread("site-a", *ca.value(), [&] { return raw_openat(secret, O_RDONLY); }, &ta2);
-    if (ta2 == tp) return 5;
-    if (tenant::kernel::pool_stats().evictions < 2 || tenant::kernel::pool_stats().threads != 1) return 6;
+    if (task_exists(ta)) return 6;  // evicted thread did not exit
+    if (in_pooled_thread("site-a", *ca.value(), [] { return 0; }, &ta2) != 0) return 7;  // fresh again
+    const int rc = in_pooled_thread("site-a", *ca.value(), [&] { return raw_openat(secret, O_RDONLY); }, &ta3);
+    if (ta3 == tp2 || ta3 == ta) return 8;
+    if (tenant::kernel::pool_stats().evictions < 2 || tenant::kernel::pool_stats().threads != 1) return 9;
     return rc;
   });
   staged("pooled: every signal blocked in a pooled thread (process signals go to the worker's thread)", 0,
