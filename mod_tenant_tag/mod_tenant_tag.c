@@ -484,6 +484,7 @@ static void tt_register_hooks(apr_pool_t *p)
     ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
     tt_kernel_register_hooks(p);  /* tt_kernel.c */
+    tt_status_register_hooks(p);  /* tt_status.c: SetHandler tenant-status */
     tt_limit_register_hooks(p);   /* tt_limit.c */
 }
 

@@ -37,6 +37,7 @@
  *   10922 TenantMap txt: invalid tenant id in the map value (request time)
  *   10924 cannot pin the module with RTLD_NODELETE
  * limits (tt_limit.c): 10950-10959, listed in tt_limit.h
+ * status (tt_status.c): 10960-10969, listed in tt_status.h
  */
 #ifndef MOD_TENANT_TAG_H
 #define MOD_TENANT_TAG_H
@@ -115,6 +116,9 @@ void tt_map_child_init(apr_pool_t *pchild, server_rec *s);
 /* tt_php.c: empties PHP's realpath cache before a request of another tenant
  * (THREATS 19). Call before the tenant is set. */
 void tt_php_before_tenant(const char *tenant);
+
+/* tt_status.c: SetHandler tenant-status (registered from tt_register_hooks) */
+void tt_status_register_hooks(apr_pool_t *p);
 
 /* tt_core_bridge.cpp (C++, noexcept) */
 int tt_core_valid_tenant_id(const char *id, size_t len);

@@ -15,7 +15,7 @@
 #   --build DIR  build holding libsandbox/libsandbox.so and
 #                mod_tenant_tag/mod_tenant_tag.so (default $BUILD_DIR, else
 #                build/bench); built there (targets sandbox mod_tenant_tag) if missing
-#   --quick      N=10 and 1000; ours, baseline, fpm-ondemand; 1 x 3 s (< ~2 min)
+#   --quick      N=10 and 1000; ours, baseline, fpm-ondemand; 1 x 3 s (~90 s)
 #   full         N=10,100,1000,10000; all six setups; 2 x 10 s (~20-25 min)
 # Anything after "--" goes to bench/density/density.py (e.g. --ns 10,100
 # --setups ours,baseline --secs 5 --repeats 3 --workers 8 --keep).
@@ -54,7 +54,7 @@ out=$(cd "$out" && pwd)
 
 args=(--out "$out" --lib "$(realpath "$lib")" --module "$(realpath "$mod")")
 if ((quick)); then
-  args+=(--ns 10,1000 --setups ours,baseline,fpm-ondemand --secs 3 --repeats 1 --warm-cap 10
+  args+=(--ns 10,1000 --setups ours,baseline,fpm-ondemand --secs 3 --repeats 1 --warm-cap 4 --warm-rand 1
          --label "quick mode: 1 x 3 s per point, not for publication")
 fi
 # What else runs on the machine while we measure (the figures depend on it).

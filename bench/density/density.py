@@ -50,6 +50,14 @@ LABEL = {
     "fpm-static": "PHP-FPM pool per site, pm=static 1 child",
     "itk": "mpm-itk, uid per site",
 }
+PLOT_TITLE = {
+    "ours": "ours: shared pool + mod_tenant_tag + libsandbox (kernel layer On)",
+    "ours-nokernel": "ours, kernel layer Off",
+    "baseline": "prefork + mod_php, no isolation",
+    "fpm-ondemand": "PHP-FPM pool per site, ondemand",
+    "fpm-static": "PHP-FPM pool per site, static 1 child",
+    "itk": "mpm-itk, uid per site",
+}
 PER_SITE = ("fpm-ondemand", "fpm-static", "itk")   # "per-site-pool" setups of the targets
 
 
@@ -115,19 +123,26 @@ def tree(root):
     return out
 
 
-def pss_kb(pid):
+def pss_uss_kb(pid):
+    """(PSS, USS) of pid in kB. PSS splits each shared page among every process
+    on the machine that maps it (so other programs running libphp or libc
+    shift it a little); USS (private pages only) does not, but leaves out
+    everything shared, opcache's memory included."""
+    pss = uss = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as fh:
             for line in fh:
                 if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                    pss = int(line.split()[1])
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    uss += int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return pss, uss
 
 
-def top_mappings(pid, k=10):
-    """The k mappings of pid with the largest PSS (for the per-worker breakdown)."""
+def mappings(pid):
+    """PSS and private dirty kB of pid per mapped object (for the per-worker breakdown)."""
     maps, cur = [], None
     try:
         with open(f"/proc/{pid}/smaps") as fh:
@@ -144,10 +159,10 @@ def top_mappings(pid, k=10):
         return []
     agg = {}
     for name, pss, priv in maps:
-        a = agg.setdefault(name, [0, 0])
+        a = agg.setdefault(os.path.basename(name), [0, 0])
         a[0] += pss
         a[1] += priv
-    return sorted(((v[0], v[1], n) for n, v in agg.items()), reverse=True)[:k]
+    return agg
 
 
 def read_pid(path):
@@ -326,16 +341,27 @@ class Setup:
     def start(self, timeout):
         self.render()
         t0 = time.time()
+        self.fpm = None
         if self.uses_fpm:
-            r = subprocess.run([FPM, "-y", self.fpm_conf], env=self.env(), capture_output=True,
-                               text=True, timeout=timeout, preexec_fn=raise_nofile)
-            if r.returncode != 0:
-                raise RuntimeError(f"php-fpm did not start: {r.stdout}{r.stderr}{self.tail('fpm.log')}")
-            sock = f"{self.dir}/fpm/s{self.n}.sock"
-            while not os.path.exists(sock):
+            # Foreground master in its own session: its pid is known from the
+            # first instant, so stop() can end it and every child even when
+            # it is still starting (a daemonizing master that is slow to
+            # report back is otherwise left running).
+            self.fpm = subprocess.Popen([FPM, "-F", "-y", self.fpm_conf], env=self.env(),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        preexec_fn=raise_nofile, start_new_session=True)
+            want = self.n if self.name == "fpm-static" else 0
+            while True:
+                ready = os.path.exists(f"{self.dir}/fpm/s{self.n}.sock")
+                kids = len(tree(self.fpm.pid)) - 1
+                if ready and kids >= want:
+                    break
+                if self.fpm.poll() is not None:
+                    raise RuntimeError(f"php-fpm exited ({self.fpm.returncode}){self.tail('fpm.log')}")
                 if time.time() - t0 > timeout:
-                    raise RuntimeError("php-fpm sockets did not appear")
-                time.sleep(0.2)
+                    raise RuntimeError(f"php-fpm not ready after {timeout} s: {kids} of {want} children "
+                                       f"started, last socket {'there' if ready else 'missing'}")
+                time.sleep(0.5)
         r = subprocess.run([APACHE, "-f", self.conf, "-k", "start"],
                            env=self.env(preload=self.name.startswith("ours")),
                            capture_output=True, text=True, timeout=timeout, preexec_fn=raise_nofile)
@@ -363,7 +389,7 @@ class Setup:
     def roots(self):
         r = {"apache": read_pid(f"{self.dir}/httpd.pid")}
         if self.uses_fpm:
-            r["fpm"] = read_pid(f"{self.dir}/fpm.pid")
+            r["fpm"] = self.fpm.pid if self.fpm else None
         return r
 
     def stop(self):
@@ -376,28 +402,39 @@ class Setup:
                 os.kill(a, signal.SIGTERM)
             except OSError:
                 pass
-        f = read_pid(f"{self.dir}/fpm.pid") if self.uses_fpm else None
-        if f:
+        fpm = getattr(self, "fpm", None)
+        if fpm:
             try:
-                os.kill(f, signal.SIGTERM)
+                os.kill(fpm.pid, signal.SIGTERM)
             except OSError:
                 pass
-        if not wait_gone(pids, 120):
+        if not wait_gone(pids, 60):
             for p in pids:
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
             wait_gone(pids, 10)
+        if fpm:
+            try:
+                os.killpg(fpm.pid, signal.SIGKILL)  # whatever it forked meanwhile
+            except OSError:
+                pass
+            try:
+                fpm.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
 
     def memory(self):
         """Total PSS (kB) per part and in all, process count, parent/child split."""
-        out = {"procs": 0, "pss": 0}
+        out = {"procs": 0, "pss": 0, "uss": 0}
         children = []
         for part, root in self.roots().items():
             pids = tree(root)
-            kb = {p: pss_kb(p) for p in pids}
+            both = {p: pss_uss_kb(p) for p in pids}
+            kb = {p: v[0] for p, v in both.items()}
             out[f"pss_{part}"] = sum(kb.values())
+            out["uss"] = out.get("uss", 0) + sum(v[1] for v in both.values())
             out["pss"] += out[f"pss_{part}"]
             out["procs"] += len(pids)
             if part == "apache":
@@ -410,11 +447,12 @@ class Setup:
     def check_page(self):
         """One request to the last site: the right site answers (else: why not)."""
         import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         c.request("GET", "/index.php", headers={"Host": f"s{self.n}.test"})
         r = c.getresponse()
         body = r.read().decode(errors="replace")
         ok = r.status == 200 and f"host=s{self.n}.test site=s{self.n}.test" in body
+        c.close()
         return ok, f"{r.status} {body[:200]!r}"
 
 
@@ -428,14 +466,15 @@ def main():
     ap.add_argument("--setups", default=",".join(ALL_SETUPS))
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--warm-cap", type=int, default=40, help="max seconds of the warm-up sweep")
+    ap.add_argument("--warm-cap", type=int, default=20, help="max seconds of the warm-up sweep")
+    ap.add_argument("--warm-rand", type=int, default=2, help="seconds of random requests before measuring")
     ap.add_argument("--workers", type=int, default=8, help="prefork MaxRequestWorkers")
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ondemand-children", type=int, default=2)
     ap.add_argument("--mem-budget-mb", type=int, default=0,
                     help="skip a point whose predicted PSS exceeds this (default: half of MemAvailable)")
-    ap.add_argument("--start-timeout", type=int, default=300)
+    ap.add_argument("--start-timeout", type=int, default=120)
     ap.add_argument("--scratch", default="")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--label", default="")
@@ -465,13 +504,23 @@ def main():
             for name in setups:
                 row = {"setup": name, "n": n, "status": "ok", "reason": ""}
                 rows.append(row)
-                if name in PER_SITE and name.startswith("fpm") and name in last:
-                    pn, pkb = last[name]
-                    pred = pkb * n / pn / 1024
+                # A process per site: memory and start time grow with N at
+                # least linearly; skip a point the previous one shows cannot fit.
+                if name.startswith("fpm") and name in last:
+                    pn, pkb, pstart, pstatus = last[name]
+                    pred = pkb * n / pn / 1024 if pkb else 0
                     if pred > args.mem_budget_mb:
                         row.update(status="did not run", reason=(
                             f"predicted {pred / 1024:.1f} GB PSS (from {pkb / 1024:.0f} MB at N={pn}, "
                             f"linear in N) > budget {args.mem_budget_mb / 1024:.1f} GB"))
+                    elif pstatus != "ok" and "not ready" in pstatus:
+                        row.update(status="did not run", reason=(
+                            f"N={pn} already could not start within {args.start_timeout} s"))
+                    elif pstart * n / pn > args.start_timeout:
+                        row.update(status="did not run", reason=(
+                            f"start-up predicted {pstart * n / pn:.0f} s (from {pstart:.0f} s at N={pn}, linear "
+                            f"in N) > {args.start_timeout} s"))
+                    if row["status"] != "ok":
                         log(f"density: {name} N={n}: {row['reason']}")
                         continue
                 s = Setup(name, n, scratch, www, args)
@@ -485,7 +534,7 @@ def main():
                     w = run_wrk(s.port, n, "seq", args.warm_cap, args.conns, args.threads)
                     row["warm_sites"] = min(n, w["ok"])
                     row["warm_secs"] = round(w["elapsed"], 1)
-                    run_wrk(s.port, n, "rand", 2, args.conns, args.threads)
+                    run_wrk(s.port, n, "rand", args.warm_rand, args.conns, args.threads)
                     reps = []
                     for k in range(args.repeats):
                         r = run_wrk(s.port, n, "rand", args.secs, args.conns, args.threads)
@@ -496,7 +545,7 @@ def main():
                             f"non2xx {r['non2xx']} wrong {r['wrong']} sock {r['sock_errors']}")
                     med = lambda key: statistics.median(r[key] for r in reps)
                     row.update(rps=med("rps"), p50_ms=med("p50"), p99_ms=med("p99"),
-                               pss_mb=med("pss") / 1024, pss_apache_mb=med("pss_apache") / 1024,
+                               pss_mb=med("pss") / 1024, uss_mb=med("uss") / 1024, pss_apache_mb=med("pss_apache") / 1024,
                                pss_fpm_mb=(med("pss_fpm") / 1024) if s.uses_fpm else 0.0,
                                pss_parent_mb=med("pss_parent") / 1024,
                                pss_child_median_mb=med("pss_child_median") / 1024,
@@ -505,14 +554,16 @@ def main():
                                non2xx=sum(r["non2xx"] for r in reps), wrong=sum(r["wrong"] for r in reps),
                                sock_errors=sum(r["sock_errors"] for r in reps),
                                start_secs=round(s.start_secs, 1))
-                    last[name] = (n, med("pss"))
+                    last[name] = (n, med("pss"), s.start_secs, "ok")
                     if name in ("ours", "ours-nokernel", "baseline") and reps[-1]["children"]:
                         child = reps[-1]["children"][0]
-                        breakdown.append((name, n, child, top_mappings(child)))
+                        breakdown.append((name, n, row["pss_child_median_mb"], row["pss_parent_mb"],
+                                          mappings(child)))
                     if any(r["sock_errors"] for r in reps):
                         row["reason"] = "; ".join(r["sock_detail"] for r in reps if r["sock_errors"])
                 except Exception as e:  # noqa: BLE001 -- a point that cannot run is a result
                     row.update(status="did not run", reason=str(e).strip().splitlines()[0][:200])
+                    last[name] = (n, 0, args.start_timeout, row["reason"])
                     log(f"density: {name} N={n}: did not run: {e}")
                 finally:
                     s.stop()
@@ -530,7 +581,7 @@ def fmt(x, spec):
 
 def report(args, rows, breakdown, ns, setups, started, secs):
     out = args.out
-    cols = ["setup", "n", "status", "rps", "rps_ratio", "p50_ms", "p99_ms", "pss_mb", "mem_ratio",
+    cols = ["setup", "n", "status", "rps", "rps_ratio", "p50_ms", "p99_ms", "pss_mb", "mem_ratio", "uss_mb",
             "pss_apache_mb", "pss_fpm_mb", "pss_parent_mb", "pss_child_median_mb", "procs",
             "requests", "non2xx", "wrong", "sock_errors", "warm_sites", "warm_secs", "start_secs", "reason"]
     base = {r["n"]: r for r in rows if r["setup"] == "baseline" and r["status"] == "ok"}
@@ -547,7 +598,7 @@ def report(args, rows, breakdown, ns, setups, started, secs):
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem_gb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:")) / 2**20
-    L = [f"# Density: one PHP page over N sites ({started:%Y-%m-%d %H:%M} UTC{', ' + args.label if args.label else ''})",
+    L = [f"### Density: one PHP page over N sites ({started:%Y-%m-%d %H:%M} UTC{', ' + args.label if args.label else ''})",
          "",
          f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GB RAM, kernel {platform.release()}, Debian 12, "
          f"PHP 8.2, Apache 2.4. Load generator (wrk -t{args.threads} -c{args.conns}, loopback) and servers share "
@@ -558,60 +609,94 @@ def report(args, rows, breakdown, ns, setups, started, secs):
          f"{args.workers} processes; FPM: ondemand max {args.ondemand_children} children per pool, "
          f"static 1 child per pool. Whole run: {secs / 60:.1f} min.",
          "",
-         "| setup | N | req/s | x baseline | p50 ms | p99 ms | PSS MB | x baseline | procs | errors |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+         "| setup | N | req/s | x baseline | p50 ms | p99 ms | PSS MB | x baseline | USS MB | procs | errors |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in ns:
         for s in setups:
             r = next((r for r in rows if r["setup"] == s and r["n"] == n), None)
             if not r:
                 continue
             if r["status"] != "ok":
-                L.append(f"| {s} | {n:,} | did not run: {r['reason']} | | | | | | | |")
+                L.append(f"| {s} | {n:,} | did not run: {r['reason']} | | | | | | | | |")
                 continue
             errs = r["non2xx"] + r["wrong"] + r["sock_errors"]
             L.append(f"| {s} | {n:,} | {r['rps']:.0f} | {fmt(r.get('rps_ratio'), '.3f')} | {r['p50_ms']:.2f} | "
-                     f"{r['p99_ms']:.2f} | {r['pss_mb']:.1f} | {fmt(r.get('mem_ratio'), '.2f')} | {r['procs']} | "
+                     f"{r['p99_ms']:.2f} | {r['pss_mb']:.1f} | {fmt(r.get('mem_ratio'), '.2f')} | {r['uss_mb']:.1f} | {r['procs']} | "
                      f"{errs}{' of ' + format(r['requests'], ',') if errs else ''} |")
     L += ["", "Setups:"] + [f"- {s}: {LABEL[s]}" for s in setups]
-    L += ["", "## Targets (issue 5)", ""]
+    L += ["", "#### Targets (issue 5)", ""]
     L += targets(rows, ns)
-    L += ["", "## Per-worker PSS of ours vs baseline (one prefork child, largest mappings, kB)", ""]
-    for name, n, pid, maps in breakdown:
-        L.append(f"- {name} N={n:,}: " + ", ".join(f"{os.path.basename(m)} {p}" for p, _, m in maps[:6]))
+    L += ["", "#### Where ours' memory goes: one prefork worker of ours vs the baseline's, same N", "",
+          "PSS in kB by mapping of one worker after the load (opcache's shared memory shows as 'zero'); "
+          "the largest differences first.", ""]
+    bmap = {(nm, n): (c, p, m) for nm, n, c, p, m in breakdown}
+    for nm, n, child_mb, parent_mb, m in breakdown:
+        if nm == "baseline" or ("baseline", n) not in bmap:
+            continue
+        bc, bp, bm = bmap[("baseline", n)]
+        diff = sorted(((m.get(k, [0, 0])[0] - bm.get(k, [0, 0])[0], k) for k in set(m) | set(bm)), reverse=True)
+        tot = sum(v[0] for v in m.values()) - sum(v[0] for v in bm.values())
+        L.append(f"- {nm} N={n:,}: worker {child_mb:.2f} MB vs {bc:.2f} MB, parent {parent_mb:.2f} vs {bp:.2f} MB; "
+                 f"this worker {tot:+d} kB: " + ", ".join(f"{k} {d:+d}" for d, k in diff[:6] if d > 0))
+    # What grows with N in the baseline itself (PHP, not the isolation).
+    bl = [(n, c, m) for nm, n, c, p, m in breakdown if nm == "baseline"]
+    if len(bl) >= 2:
+        (n0, c0, m0), (n1, c1, m1) = bl[0], bl[-1]
+        diff = sorted(((m1.get(k, [0, 0])[0] - m0.get(k, [0, 0])[0], k) for k in set(m0) | set(m1)), reverse=True)
+        L.append(f"- baseline worker N={n0:,} -> N={n1:,}: {c0:.2f} -> {c1:.2f} MB: "
+                 + ", ".join(f"{k} {d:+d}" for d, k in diff[:5] if d > 0)
+                 + " (zero = opcache's shared memory, one compiled copy of each site's scripts; "
+                 "[heap]/[anon] = per-worker PHP caches such as the realpath cache)")
     with open(f"{out}/density.md", "w") as fh:
         fh.write("\n".join(L) + "\n")
-    plot(out, rows, ns, setups)
+    plot(out, rows, ns, setups, f"{started:%Y-%m-%d}")
     print("\n".join(L))
 
 
 def targets(rows, ns):
     get = lambda s, n: next((r for r in rows if r["setup"] == s and r["n"] == n and r["status"] == "ok"), None)
     L = []
+    lo_n, hi_n = min(ns), max(ns)
     for s in ("ours", "ours-nokernel"):
-        lo, hi = get(s, min(ns)), get(s, max(ns))
-        if lo and hi and max(ns) > min(ns):
-            g = hi["pss_mb"] / lo["pss_mb"] - 1
-            L.append(f"- {s}: memory from N={min(ns):,} to N={max(ns):,}: {lo['pss_mb']:.1f} -> {hi['pss_mb']:.1f} MB "
-                     f"({g:+.0%}; target within 20%: {'met' if abs(g) <= 0.20 else 'MISSED'})")
-    n = 1000 if 1000 in ns else max(ns)
-    pools = [get(s, n) for s in PER_SITE]
-    pools = [p for p in pools if p]
-    for s in ("ours", "ours-nokernel"):
-        o = get(s, n)
-        if not o or not pools:
+        lo, hi = get(s, lo_n), get(s, hi_n)
+        if not (lo and hi and hi_n > lo_n):
             continue
-        least_mem = min(pools, key=lambda p: p["pss_mb"])
-        most_rps = max(pools, key=lambda p: p["rps"])
-        mr = least_mem["pss_mb"] / o["pss_mb"]
-        tr = o["rps"] / most_rps["rps"] if most_rps["rps"] else float("inf")
-        L.append(f"- {s} at N={n:,}: {mr:.1f}x less memory than the leanest per-site pool ({least_mem['setup']}, "
-                 f"{least_mem['pss_mb']:.0f} MB; target >= 10x: {'met' if mr >= 10 else 'MISSED'}); "
-                 f"{tr:.1f}x the throughput of the fastest ({most_rps['setup']}, {most_rps['rps']:.0f} req/s; "
-                 f"target >= 2x: {'met' if tr >= 2 else 'MISSED'})")
+        g = hi["pss_mb"] / lo["pss_mb"] - 1
+        line = (f"- {s}: memory from N={lo_n:,} to N={hi_n:,}: {lo['pss_mb']:.1f} -> {hi['pss_mb']:.1f} MB "
+                f"({g:+.0%}; target within 20%: {'met' if abs(g) <= 0.20 else 'MISSED'})")
+        bl, bh = get("baseline", lo_n), get("baseline", hi_n)
+        if bl and bh:
+            line += (f"; the baseline (no isolation) grows {bl['pss_mb']:.1f} -> {bh['pss_mb']:.1f} MB "
+                     f"({bh['pss_mb'] / bl['pss_mb'] - 1:+.0%}) with the same PHP; ours minus baseline (what "
+                     f"the isolation costs): {lo['pss_mb'] - bl['pss_mb']:+.1f} MB -> {hi['pss_mb'] - bh['pss_mb']:+.1f} MB")
+        L.append(line)
+    n = 1000 if 1000 in ns else hi_n
+    pools = [p for p in (get(s, n) for s in PER_SITE) if p]
+    ran = ", ".join(p["setup"] for p in pools) or "none"
+    if pools:
+        best = max(pools, key=lambda p: p["rps"])
+        L.append(f"- best per-site-pool setup at N={n:,} (highest req/s among those that ran: {ran}): "
+                 f"{best['setup']}, {best['rps']:.0f} req/s, {best['pss_mb']:.0f} MB")
+        for s in ("ours", "ours-nokernel"):
+            o = get(s, n)
+            if not o:
+                continue
+            mr = best["pss_mb"] / o["pss_mb"]
+            tr = o["rps"] / best["rps"] if best["rps"] else float("inf")
+            L.append(f"- {s} at N={n:,}: {o['rps']:.0f} req/s in {o['pss_mb']:.0f} MB: "
+                     f"{best['setup']} needs {mr:.1f}x ours' memory (target >= 10x: {'met' if mr >= 10 else 'MISSED'}), "
+                     f"ours serves {tr:.1f}x its throughput (target >= 2x: {'met' if tr >= 2 else 'MISSED'}). "
+                     "Against each: " + "; ".join(
+                         f"{p['setup']} {p['pss_mb'] / o['pss_mb']:.1f}x ours' memory and "
+                         f"{p['rps'] / o['rps']:.3f}x ours' req/s" for p in pools))
+    missing = [s for s in PER_SITE if not get(s, n) and any(r["setup"] == s and r["n"] == n for r in rows)]
+    for s in missing:
+        r = next(r for r in rows if r["setup"] == s and r["n"] == n)
+        L.append(f"- {s} at N={n:,} did not run: {r['reason']}")
     return L
 
 
-def plot(out, rows, ns, setups):
+def plot(out, rows, ns, setups, stamp):
     dat = f"{out}/density-plot.dat"
     with open(dat, "w") as fh:
         fh.write("# N " + " ".join(f"{s}_rps {s}_pss" for s in setups) + "\n")
@@ -624,20 +709,22 @@ def plot(out, rows, ns, setups):
     if not shutil.which("gnuplot"):
         log("density: gnuplot not installed, no plots")
         return
-    for what, col, ylabel, png in (("memory", 2, "total PSS of the setup (MB, log)", "density-memory.png"),
-                                   ("throughput", 1, "requests/s (log)", "density-rps.png")):
-        cmds = [f'set terminal pngcairo size 900,560 font "DejaVu Sans,11"' if _has_cairo() else
-                "set terminal png size 900,560",
+    for what, col, ylabel, png in (("Memory", 2, "total PSS of all processes of the setup (MB, log)",
+                                    "density-memory.png"),
+                                   ("Throughput", 1, "requests/s (log)", "density-rps.png")):
+        cmds = [f'set terminal pngcairo size 1000,720 font "DejaVu Sans,11"' if _has_cairo() else
+                "set terminal png size 1000,720",
                 f'set output "{out}/{png}"',
-                f'set title "Density: {what} vs number of sites (one PHP page, random Host; 2-core machine, wrk on the same cores)"',
+                f'set title "{what} vs number of sites: one PHP page, random Host per request\\n'
+                f'{stamp}, {os.cpu_count()} cores shared by servers and wrk" noenhanced',
                 'set xlabel "sites (N, log)"', f'set ylabel "{ylabel}"',
-                "set logscale xy", "set key outside right top", "set grid",
+                "set logscale xy", "set key below noenhanced", "set grid",
                 'set datafile missing "NaN"', f"set xrange [{min(ns) / 1.5}:{max(ns) * 1.5}]",
                 "set format x \"%.0f\""]
         series = []
         for i, s in enumerate(setups):
             c = 2 + 2 * i + (col - 1)
-            series.append(f'"{dat}" using 1:{c} with linespoints lw 2 pt {5 + i} title "{s}"')
+            series.append(f'"{dat}" using 1:{c} with linespoints lw 2 pt {5 + i} title "{PLOT_TITLE[s]}"')
         cmds.append("plot " + ", ".join(series))
         r = subprocess.run(["gnuplot"], input="\n".join(cmds) + "\n", text=True, capture_output=True)
         if r.returncode != 0:

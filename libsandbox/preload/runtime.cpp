@@ -158,7 +158,7 @@ bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::strin
             const char* why) noexcept {
   ErrnoKeeper keep;
   const bool audit = t.ctx->mode() == tenant::Mode::Audit;
-  note_denial(t, need, audit);
+  note_denial(t, need, audit, op, target, err);  // status.cpp: counts and the last denial
   std::uint64_t h = 14695981039346656037ull;
   h = fnv1a(h, t.ctx->id());
   h = fnv1a(h, op);

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <regex>
 #include <set>
@@ -215,6 +217,41 @@ TEST_CASE("collect_status reads the tables under a folder and names what is miss
   const std::string text = ts::format_text(r, ts::FormatOptions{0, ""});
   CHECK(text.find("site-a") != std::string::npos);
   CHECK(text.find("connect connect \"192.0.2.1:25\" EACCES") != std::string::npos);
+  ts::unmap_state_file(base, ts::denial_map_size());
+  (void)!std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+TEST_CASE("100,000 tenants: one collect and a bounded scrape", "[status][collect][scale]") {
+  char tmpl[] = "/tmp/ts-unit-status-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  char err[256];
+  void* base = ts::map_state_file(dir.c_str(), "denials", ts::denial_map_size(), ts::OpenMode::ReadWrite,
+                                  ts::libc_calls(), err, sizeof err);
+  REQUIRE(base != nullptr);
+  REQUIRE(ts::denial_map_attach(base, ts::denial_map_size()));
+  constexpr int kTenants = 100000;
+  for (int i = 0; i < kTenants; ++i)
+    ts::record_denial(base, nullptr, "tenant-" + std::to_string(i), static_cast<std::size_t>(i % 7), false, "open",
+                      "/srv/www/x", 13, 1795400000 + i);
+  ts::StatusSources src;
+  src.state_dir = dir;
+  const auto t0 = std::chrono::steady_clock::now();
+  const ts::StatusReport r = ts::collect_status(src, 100);
+  const std::string prom = ts::format_prometheus(r, ts::FormatOptions{100, ""});
+  const std::string json = ts::format_json(r, ts::FormatOptions{100, ""});
+  const std::string html = ts::format_html(r, ts::FormatOptions{100, ""});
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  WARN("collect + 3 formats for 100,000 tenants: " << ms << " ms; prometheus " << prom.size() << " bytes");
+  CHECK(r.rows.size() == kTenants);
+  CHECK(r.totals.denied_total() == kTenants);
+  CHECK(std::count(prom.begin(), prom.end(), '\n') < 2000);  // bounded by top, not by tenants
+  CHECK(json.size() < 200000);
+  CHECK(html.size() < 200000);
+  auto j = nlohmann::json::parse(json);
+  CHECK(j["other"]["tenants"] == kTenants - 100);
+  CHECK(j["other"]["denials_total"].get<std::uint64_t>() + 100 == static_cast<std::uint64_t>(kTenants));
+  CHECK(ms < 30000);  // wall time on a loaded 2-core box; the bound that matters is the size above
   ts::unmap_state_file(base, ts::denial_map_size());
   (void)!std::system(("rm -rf '" + dir + "'").c_str());
 }

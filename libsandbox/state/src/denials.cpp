@@ -247,6 +247,7 @@ void snapshot_denials(const void* base, DenialSnapshot& out) {
   // its claim (2) never counted anything. A transient duplicate of an id
   // (caught between another writer's claim and its loss) is merged.
   std::unordered_map<std::string, std::size_t> seen;
+  seen.reserve(out.rows_used);
   for (std::uint32_t r = 0; r < out.rows_used; ++r) {
     const Row& row = m->rows[r];
     if (row.state.load(std::memory_order_acquire) == 2) continue;

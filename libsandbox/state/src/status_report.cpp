@@ -86,47 +86,22 @@ StatusReport collect_status(const StatusSources& src, std::size_t top) {
   r.state_dir = src.state_dir;
   r.generated = now_seconds();
   r.unlisted.tenants = 0;  // counts only: which tenants they were is unknown
-  std::unordered_map<std::string, std::size_t> at;
-  auto row_of = [&](const std::string& id) -> StatusRow& {
-    auto [it, fresh] = at.emplace(id, r.rows.size());
-    if (fresh) {
-      r.rows.emplace_back();
-      r.rows.back().tenant = id;
-    }
-    return r.rows[it->second];
-  };
-
-  // Requests in progress (the limits part's table).
+  // Read every table first, then merge by id once (sized up front: with
+  // 100,000 tenants, regrowing the containers costs more than the reads).
+  std::vector<TenantRequests> reqs;
   {
-    std::vector<TenantRequests> reqs;
     std::string err;
-    if (read_requests(src.state_dir, reqs, err)) {
-      for (const auto& q : reqs) {
-        if (q.tenant.empty()) continue;
-        StatusRow& row = row_of(q.tenant);
-        row.in_progress = q.in_progress;
-        row.admitted = q.admitted;
-        row.refused = q.refused;
-      }
-    } else {
-      r.problems.push_back(err);
-    }
+    if (!read_requests(src.state_dir, reqs, err)) r.problems.push_back(err);
   }
-  // Connections held (the connection budget's map).
+  std::vector<TenantConnections> conns;
   {
     Mapped hold;
     const std::size_t size = sizeof(budget_layout::Map);
     const void* base = src.budget != nullptr ? src.budget : map_ro(src.state_dir, "budget", size, hold, r.problems);
-    std::vector<TenantConnections> conns;
-    if (base != nullptr) {
-      if (snapshot_connections(base, size, conns)) {
-        for (const auto& c : conns) row_of(c.tenant).connections = static_cast<std::uint64_t>(c.live);
-      } else {
-        r.problems.push_back("state file " + src.state_dir + "/budget: unknown layout (another version?)");
-      }
-    }
+    if (base != nullptr && !snapshot_connections(base, size, conns))
+      r.problems.push_back("state file " + src.state_dir + "/budget: unknown layout (another version?)");
   }
-  // Denials, and what the Apache parent recorded.
+  DenialSnapshot snap;
   {
     Mapped hold;
     const void* base = src.denials != nullptr
@@ -134,25 +109,46 @@ StatusReport collect_status(const StatusSources& src, std::size_t top) {
                            : map_ro(src.state_dir, "denials", denial_map_size(), hold, r.problems);
     if (base != nullptr) {
       if (denial_map_valid(base, denial_map_size())) {
-        DenialSnapshot snap;
         snapshot_denials(base, snap);
-        for (auto& d : snap.tenants) {
-          StatusRow& row = row_of(d.tenant);
-          std::copy(std::begin(d.denied), std::end(d.denied), std::begin(row.denied));
-          std::copy(std::begin(d.audited), std::end(d.audited), std::begin(row.audited));
-          row.last = std::move(d.last);
-        }
-        std::copy(std::begin(snap.other.denied), std::end(snap.other.denied), std::begin(r.unlisted.denied));
-        std::copy(std::begin(snap.other.audited), std::end(snap.other.audited), std::begin(r.unlisted.audited));
-        r.unlisted.last = snap.other.last;
-        r.denial_rows_used = snap.rows_used;
-        r.denial_rows_capacity = snap.rows_capacity;
         r.have_server = read_server_info(base, r.server);
       } else {
         r.problems.push_back("state file " + src.state_dir + "/denials: unknown layout (another version?)");
       }
     }
   }
+
+  const std::size_t most = reqs.size() + conns.size() + snap.tenants.size();
+  std::unordered_map<std::string_view, std::size_t> at;
+  at.reserve(most);
+  r.rows.reserve(most);
+  // Keys view the source vectors' strings, which outlive the map.
+  auto row_of = [&](const std::string& id) -> StatusRow& {
+    auto [it, fresh] = at.emplace(std::string_view(id), r.rows.size());
+    if (fresh) {
+      r.rows.emplace_back();
+      r.rows.back().tenant = id;
+    }
+    return r.rows[it->second];
+  };
+  for (const auto& q : reqs) {
+    if (q.tenant.empty()) continue;
+    StatusRow& row = row_of(q.tenant);
+    row.in_progress = q.in_progress;
+    row.admitted = q.admitted;
+    row.refused = q.refused;
+  }
+  for (const auto& c : conns) row_of(c.tenant).connections = static_cast<std::uint64_t>(c.live);
+  for (auto& d : snap.tenants) {
+    StatusRow& row = row_of(d.tenant);
+    std::copy(std::begin(d.denied), std::end(d.denied), std::begin(row.denied));
+    std::copy(std::begin(d.audited), std::end(d.audited), std::begin(row.audited));
+    row.last = std::move(d.last);
+  }
+  std::copy(std::begin(snap.other.denied), std::end(snap.other.denied), std::begin(r.unlisted.denied));
+  std::copy(std::begin(snap.other.audited), std::end(snap.other.audited), std::begin(r.unlisted.audited));
+  r.unlisted.last = snap.other.last;
+  r.denial_rows_used = snap.rows_used;
+  r.denial_rows_capacity = snap.rows_capacity;
 
   r.totals.tenants = 0;
   for (auto& row : r.rows) {
