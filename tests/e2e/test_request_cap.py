@@ -91,10 +91,12 @@ def test_exactly_cap_run_the_rest_get_508_at_once(apache_factory):
     assert statuses == [200, 200, 508, 508, 508, 508], results
     admitted = [r for r in results if r[0] == 200]
     refused = [r for r in results if r[0] == 508]
-    # Not queued: every refusal came back long before the sleepers ended.
-    assert all(r[1] < 1.5 for r in refused), [r[1] for r in refused]
-    # The two admitted ran at the same time (3 s each, not 6 s one after the other).
-    assert all(2.5 < r[1] < 5.0 for r in admitted), [r[1] for r in admitted]
+    # Not queued: every refusal came back long before the sleepers ended
+    # (times are relative: a loaded machine may be slow to start workers).
+    assert max(r[1] for r in refused) < min(r[1] for r in admitted) - 2.0, results
+    # The two admitted ran at the same time (3 s each: one after the other
+    # they would end 3 s apart).
+    assert abs(admitted[0][1] - admitted[1][1]) < 1.5, results
     assert all(r[2].json()["tenant"] == "site-a" for r in admitted)
     for r in refused:
         assert r[2].headers.get("retry-after") == "1", r[2].headers
@@ -141,7 +143,7 @@ def test_over_limit_status_429_per_vhost(apache_factory):
 
 def test_flood_of_one_tenant_leaves_the_other_served(apache_factory):
     # 6 workers in all; site-a may hold 2 of them. site-a floods with 30
-    # connections that each sleep 2 s; without the cap they would take every
+    # connections that each sleep 4 s; without the cap they would take every
     # worker for seconds at a time and site-b would wait behind them.
     a = capped_server(apache_factory, cap=2, workers=6)
     stop = time.time() + 6
@@ -151,7 +153,7 @@ def test_flood_of_one_tenant_leaves_the_other_served(apache_factory):
     def flood():
         while time.time() < stop:
             try:
-                s = a.get("site-a.test", "/t.php?op=sleep&arg=2", timeout=30).status
+                s = a.get("site-a.test", "/t.php?op=sleep&arg=4", timeout=30).status
             except Exception:  # noqa: BLE001
                 s = "error"
             with lock:
@@ -170,13 +172,13 @@ def test_flood_of_one_tenant_leaves_the_other_served(apache_factory):
     for f in flooders:
         f.join(60)
     assert all(s == 200 and t == "site-b" for s, _, t in b_results), b_results
-    # site-b never waited for site-a's sleepers (a queued site-b request
-    # would wait up to 2 s for a worker).
-    assert max(d for _, d, _ in b_results) < 1.5, b_results
-    assert a_status.get(508, 0) > 50, a_status      # the flood was refused...
+    # site-b never waited for site-a's sleepers (a site-b request queued
+    # behind them would wait up to 4 s for a worker).
+    assert max(d for _, d, _ in b_results) < 2.5, b_results
+    assert a_status.get(508, 0) > 30, a_status      # the flood was refused...
     assert a_status.get(200, 0) >= 2, a_status      # ...beyond its 2 slots
-    # At most 2 at a time for 6 s of 2-s requests: at most 2 * ceil(6/2) + 2.
-    assert a_status.get(200, 0) <= 10, a_status
+    # At most 2 at a time for 6 s of 4-s requests: at most 2 * ceil(6/4) + 2.
+    assert a_status.get(200, 0) <= 6, a_status
     assert "error" not in a_status, a_status
     # Log lines: about one a second, not one per refusal.
     assert len(cap_lines(a, "site-a")) <= 12, len(cap_lines(a, "site-a"))
@@ -295,9 +297,10 @@ def test_event_mpm_counts_and_releases(apache_factory):
     a.tenant_vhost("site-a")
     a.tenant_vhost("site-b")
     a.start()
-    results = in_parallel(a, [("site-a.test", "/sleep.lua?s=2")] * 5)
+    results = in_parallel(a, [("site-a.test", "/sleep.lua?s=3")] * 5)
     assert sorted(r[0] for r in results) == [200, 200, 508, 508, 508], results
-    assert all(r[1] < 1.5 for r in results if r[0] == 508), results
+    assert (max(r[1] for r in results if r[0] == 508) <
+            min(r[1] for r in results if r[0] == 200) - 1.0), results
     assert all(r[2].text == "slept-site-a" for r in results if r[0] == 200)
     again = in_parallel(a, [("site-a.test", "/sleep.lua?s=1")] * 2 + [("site-b.test", "/sleep.lua?s=1")] * 4)
     assert [r[0] for r in again] == [200] * 6, again
