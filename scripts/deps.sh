@@ -27,7 +27,7 @@ PACKAGES=(
 # servers with their own configs.
 APACHE_TOUCHING=()
 if [[ "${1:-}" == "--bench" ]]; then
-  PACKAGES+=(gnuplot-nox linux-perf)
+  PACKAGES+=(gnuplot-nox linux-perf valgrind strace)
   APACHE_TOUCHING+=(php8.2-fpm libapache2-mpm-itk)
 fi
 

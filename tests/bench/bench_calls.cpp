@@ -108,6 +108,23 @@ void BM_Stat(benchmark::State& state) {
 }
 BENCHMARK(BM_Stat);
 
+// stat of a file directly in the tenant's root (BENCH_DIR's parent): the
+// one-call fast path of libsandbox (fs_resolve.cpp beneath()).
+void BM_StatRoot(benchmark::State& state) {
+  const std::string d = dir();
+  const std::string path = d.substr(0, d.rfind('/')) + "/file.txt";
+  TenantScope scope;
+  struct stat st {};
+  for (auto _ : state) {
+    if (::stat(path.c_str(), &st) != 0) {
+      state.SkipWithError("stat failed");
+      break;
+    }
+    benchmark::DoNotOptimize(st.st_size);
+  }
+}
+BENCHMARK(BM_StatRoot);
+
 void BM_FopenFclose(benchmark::State& state) {
   const std::string path = dir() + "/file.txt";
   TenantScope scope;
