@@ -199,7 +199,12 @@ def make_sites(www, n):
     os.chmod(www, 0o755)
     page = ("<?php\n// density benchmark page: a tiny include and one line of output\n"
             "include __DIR__ . '/site.php';\n"
-            "echo 'host=', $_SERVER['HTTP_HOST'], ' site=', $site, \"\\n\";\n")
+            "echo 'host=', $_SERVER['HTTP_HOST'], ' site=', $site, ' tenant=', $_SERVER['TENANT_ID'] ?? '-', \"\\n\";\n")
+    # Not part of the load: check_page() asks s1 for it to see that ours
+    # really isolates (another site's file is denied) and the baseline does not.
+    os.makedirs(f"{www}/s1", exist_ok=True)
+    write(f"{www}/s1/cross.php", "<?php echo @file_get_contents(dirname(__DIR__) . '/s2/site.php') === false "
+          "? 'cross=denied' : 'cross=read', \"\\n\";\n")
     for i in range(1, n + 1):
         d = f"{www}/s{i}"
         if os.path.exists(f"{d}/site.php"):
@@ -451,8 +456,19 @@ class Setup:
         c.request("GET", "/index.php", headers={"Host": f"s{self.n}.test"})
         r = c.getresponse()
         body = r.read().decode(errors="replace")
-        ok = r.status == 200 and f"host=s{self.n}.test site=s{self.n}.test" in body
+        # ours: the request really ran as the site's tenant (mod_tenant_tag set TENANT_ID)
+        tenant = f"s{self.n}" if self.name.startswith("ours") else "-"
+        ok = r.status == 200 and f"host=s{self.n}.test site=s{self.n}.test tenant={tenant}" in body
         c.close()
+        if ok and self.name in ("ours", "ours-nokernel", "baseline"):
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            c.request("GET", "/cross.php", headers={"Host": "s1.test"})
+            r = c.getresponse()
+            cross = r.read().decode(errors="replace")
+            c.close()
+            want = "cross=read" if self.name == "baseline" else "cross=denied"
+            ok, body = want in cross, f"{body} / cross.php: {r.status} {cross[:100]!r}, wanted {want}"
+        self.checked = body.strip()
         return ok, f"{r.status} {body[:200]!r}"
 
 
@@ -474,7 +490,7 @@ def main():
     ap.add_argument("--ondemand-children", type=int, default=2)
     ap.add_argument("--mem-budget-mb", type=int, default=0,
                     help="skip a point whose predicted PSS exceeds this (default: half of MemAvailable)")
-    ap.add_argument("--start-timeout", type=int, default=120)
+    ap.add_argument("--start-timeout", type=int, default=180)
     ap.add_argument("--scratch", default="")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--label", default="")
@@ -523,6 +539,8 @@ def main():
                     if row["status"] != "ok":
                         log(f"density: {name} N={n}: {row['reason']}")
                         continue
+                with open("/proc/loadavg") as fh:
+                    row["load1"] = float(fh.read().split()[0])
                 s = Setup(name, n, scratch, www, args)
                 log(f"density: {name} N={n}: starting")
                 try:
@@ -530,6 +548,8 @@ def main():
                     ok, what = s.check_page()
                     if not ok:
                         raise RuntimeError(f"page check failed: {what}{s.tail('error.log')}{s.tail('fpm.log')}")
+                    if "cross=" in getattr(s, "checked", ""):
+                        row["cross"] = "denied" if "cross=denied" in s.checked else "read"
                     # Warm-up: every site once (capped), then a short random run.
                     w = run_wrk(s.port, n, "seq", args.warm_cap, args.conns, args.threads)
                     row["warm_sites"] = min(n, w["ok"])
@@ -583,7 +603,7 @@ def report(args, rows, breakdown, ns, setups, started, secs):
     out = args.out
     cols = ["setup", "n", "status", "rps", "rps_ratio", "p50_ms", "p99_ms", "pss_mb", "mem_ratio", "uss_mb",
             "pss_apache_mb", "pss_fpm_mb", "pss_parent_mb", "pss_child_median_mb", "procs",
-            "requests", "non2xx", "wrong", "sock_errors", "warm_sites", "warm_secs", "start_secs", "reason"]
+            "requests", "non2xx", "wrong", "sock_errors", "warm_sites", "warm_secs", "start_secs", "load1", "cross", "reason"]
     base = {r["n"]: r for r in rows if r["setup"] == "baseline" and r["status"] == "ok"}
     for r in rows:
         b = base.get(r["n"])
@@ -596,6 +616,8 @@ def report(args, rows, breakdown, ns, setups, started, secs):
         for r in rows:
             w.writerow({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
 
+    la = sorted(r["load1"] for r in rows if "load1" in r)
+    loads = f"min {la[0]:.1f}, median {statistics.median(la):.1f}, max {la[-1]:.1f}" if la else "n/a"
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem_gb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:")) / 2**20
     L = [f"### Density: one PHP page over N sites ({started:%Y-%m-%d %H:%M} UTC{', ' + args.label if args.label else ''})",
@@ -607,7 +629,8 @@ def report(args, rows, breakdown, ns, setups, started, secs):
          f"medians. Memory = sum of PSS over every process of the setup right after the load "
          f"(FPM setups: Apache front + FPM master and children). Worker budget: prefork setups "
          f"{args.workers} processes; FPM: ondemand max {args.ondemand_children} children per pool, "
-         f"static 1 child per pool. Whole run: {secs / 60:.1f} min.",
+         f"static 1 child per pool. Whole run: {secs / 60:.1f} min; 1-min load average at the "
+         f"start of the points: {loads}.",
          "",
          "| setup | N | req/s | x baseline | p50 ms | p99 ms | PSS MB | x baseline | USS MB | procs | errors |",
          "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -624,6 +647,13 @@ def report(args, rows, breakdown, ns, setups, started, secs):
                      f"{r['p99_ms']:.2f} | {r['pss_mb']:.1f} | {fmt(r.get('mem_ratio'), '.2f')} | {r['uss_mb']:.1f} | {r['procs']} | "
                      f"{errs}{' of ' + format(r['requests'], ',') if errs else ''} |")
     L += ["", "Setups:"] + [f"- {s}: {LABEL[s]}" for s in setups]
+    cross = {}
+    for r in rows:
+        if r.get("cross"):
+            cross.setdefault(r["setup"], set()).add(r["cross"])
+    if cross:
+        L += ["", "Isolation check before each point (site s1's PHP reads site s2's file): " + "; ".join(
+            f"{k}: {'/'.join(sorted(v))}" for k, v in cross.items()) + "."]
     L += ["", "#### Targets (issue 5)", ""]
     L += targets(rows, ns)
     L += ["", "#### Where ours' memory goes: one prefork worker of ours vs the baseline's, same N", "",
