@@ -71,6 +71,7 @@ struct Slot {
   // the thread enforces is its own copy (thread_main).
   bool exec_allowed = false;
   bool reserved = false;  // started for a waiting caller: not a spare
+  bool one_shot = false;  // bound for one request, then retired (not in `bound`)
   void* stack = nullptr;  // ours (StackPool); the thread is joinable
   pthread_t self{};       // written by the thread before it first goes idle
   bool busy = false;
@@ -411,7 +412,20 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
         if (s == nullptr && p.bound.size() >= p.opts.max_threads &&
             !seen_before_locked(p, tenant_hash(tenant))) {
           ++p.stats.fresh;
-          unpooled = true;
+          // Not admitted: a ready spare runs this one request and exits
+          // (no clone on this path, our recycled stack); without a spare,
+          // start_confined_thread.
+          if (!p.spares[v].empty()) {
+            s = p.spares[v].back();
+            p.spares[v].pop_back();
+            ++p.stats.spare_used;
+            s->busy = true;
+            s->one_shot = true;
+            bind = true;
+            refill_locked(p, ex);
+          } else {
+            unpooled = true;
+          }
         } else if (s != nullptr) {
           ++p.stats.hits;
         } else {
@@ -424,7 +438,7 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
           }
           refill_locked(p, ex);
         }
-        if (s != nullptr) {
+        if (s != nullptr && !s->one_shot) {
           s->busy = true;
           s->last_use = p.clock;
           if (bind) {
@@ -479,7 +493,7 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
     wake(s->state);
     wait_while(s->state, kJob);
     const int rc = s->rc;
-    const bool gone = s->retire;
+    const bool gone = s->retire || s->one_shot;
     s->bind = nullptr;
     s->job_tenant = nullptr;
     {
@@ -492,7 +506,7 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
             break;
           }
         }
-        ++p.stats.evictions;
+        if (!s->one_shot) ++p.stats.evictions;
         note_retired_locked(p, s);
       } else {
         s->state.store(kIdle, std::memory_order_release);
