@@ -252,6 +252,26 @@ def test_killed_worker_reclaimed_at_the_cap_while_the_parent_cannot_reap(apache_
     assert out2[0][0] == 200
 
 
+def test_graceful_restart_keeps_the_count_and_takes_the_new_cap(apache_factory):
+    """A request of the old generation still counts after a graceful restart
+    (same table); the new policy's max_requests applies to new workers."""
+    a = capped_server(apache_factory, cap=1, workers=4)
+    t1, out1, _ = hold(a, "site-a.test", "g1", 10)
+    assert a.get("site-a.test", "/index.html").status == 508
+    a.write_policy(policy_for(a.root, ["site-a", "site-b"], tenant_rules={"site-a": {"max_requests": 2}}))
+    a.graceful()
+    # Cap 2 now, and the old generation's request is one of the two.
+    t2, out2, _ = hold(a, "site-a.test", "g2", 3)
+    r = a.get("site-a.test", "/index.html")
+    assert r.status == 508, a.error_log()
+    assert "max 2" in cap_lines(a, "site-a")[-1], cap_lines(a, "site-a")
+    t1.join(30)
+    t2.join(30)
+    assert out1[0][0] == 200 and out2[0][0] == 200, (out1, out2)
+    both = in_parallel(a, [("site-a.test", "/t.php?op=sleep&arg=1")] * 2)
+    assert [x[0] for x in both] == [200, 200], both
+
+
 def test_subrequests_redirects_and_error_documents_count_once(apache_factory):
     a = capped_server(apache_factory, cap=1, workers=6,
                       extra=["ErrorDocument 404 /t.php?op=whoami", "ErrorDocument 508 /busy.html"])
@@ -307,6 +327,23 @@ def test_event_mpm_counts_and_releases(apache_factory):
     # Many short requests afterwards: nothing leaked in any thread.
     for _ in range(20):
         assert a.get("site-a.test", "/index.html").status == 200
+
+
+def test_audit_mode_tenant_is_counted_and_logged_not_refused(apache_factory):
+    a = apache_factory(workers=5)
+    for t in ("site-a", "site-b"):
+        make_tenant_dir(a.root, t)
+    a.write_policy(policy_for(a.root, ["site-a", "site-b"],
+                              tenant_rules={"site-a": {"max_requests": 1, "mode": "audit"}}))
+    a.tenant_vhost("site-a")
+    a.tenant_vhost("site-b")
+    a.start()
+    results = in_parallel(a, [("site-a.test", "/t.php?op=sleep&arg=2")] * 3)
+    assert [r[0] for r in results] == [200] * 3, results
+    lines = [l for l in a.error_log().splitlines() if "AH10952" in l]
+    assert lines and "audit: tenant site-a over max_requests" in lines[0] and "would answer 508" in lines[0], \
+        a.error_log()
+    assert not cap_lines(a, "site-a")
 
 
 def test_unusable_state_dir_fails_closed_for_capped_tenants_only(apache_factory):
