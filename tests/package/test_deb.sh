@@ -271,6 +271,12 @@ start_instance APACHE_STARTED_BY_SYSTEMD=true "${dropin_env[@]}"
 expect_enforced "systemd drop-in"
 stop_instance "$INST"
 
+# The state the module and libsandbox made in the package's folder (request
+# counts, connection budget) is for root and www-data only (DESIGN.md).
+[[ $(stat -c '%U:%G %a' /run/tenant-sandbox) == "root:www-data 750" ]] || fail "/run/tenant-sandbox changed by apache2"
+leaky=$(find /run/tenant-sandbox -mindepth 1 -perm /o=rwx)
+[[ -z $leaky ]] || fail "state files others can access: $leaky"
+
 # (b) without systemd: the envvars line (an admin's edit; here in a private
 # envvars that sources the instance's own, so /etc/apache2/envvars is untouched)
 { echo ". $INST/envvars"; cat "$SNIPPET"; } > "$TMP/envvars"
