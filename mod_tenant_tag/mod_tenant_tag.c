@@ -233,8 +233,8 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                      "tenant handlers on confined threads (Landlock, seccomp; tt_kernel.c)");
     if (audit)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10909)
-                     "TenantSandbox Audit: tenants are set as with On; whether a denial "
-                     "is enforced or only logged is each tenant's policy \"mode\"");
+                     "TenantSandbox Audit: requests of Audit vhosts are checked as with "
+                     "On but only logged (\"audit\" lines), never denied");
     return OK;
 }
 
@@ -270,13 +270,7 @@ static int tt_first_time_peer(const char *ip)
 
 /* ---- per-request state ----------------------------------------------- */
 
-typedef struct {
-    const char *tenant;  /* the id set, NULL when none */
-    int set;             /* still set in libsandbox */
-    conn_rec *c;
-    server_rec *s;
-    unsigned limit_ticket;   /* tt_limit.c: the request's slot in the requests table, 0 none */
-} tt_req_state;
+/* tt_req_state: mod_tenant_tag.h */
 
 /* Subrequests and internal redirects share the state of the request the
  * client sent: they inherit its tenant and can never change it. */
@@ -427,6 +421,7 @@ static int tt_post_read_request(request_rec *r)
     st->c = r->connection;
     st->s = r->server;
     ap_set_module_config(r->request_config, &tenant_tag_module, st);
+    tt_audit_request_set(r, st, conf);  /* tt_audit.c: TenantSandbox Audit */
     /* Registered before any handler's cleanup, so it runs after them (LIFO):
      * mod_php's own r->pool cleanup still runs as the tenant. */
     apr_pool_cleanup_register(r->pool, st, tt_clear_cleanup, apr_pool_cleanup_null);
@@ -484,6 +479,7 @@ static void tt_register_hooks(apr_pool_t *p)
     ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
     tt_kernel_register_hooks(p);  /* tt_kernel.c */
+    tt_audit_register_hooks(p);   /* tt_audit.c */
     tt_status_register_hooks(p);  /* tt_status.c: SetHandler tenant-status */
     tt_limit_register_hooks(p);   /* tt_limit.c */
 }

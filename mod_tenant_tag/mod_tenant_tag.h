@@ -21,7 +21,7 @@
  *   10906 libsandbox not preloaded (startup warning)
  *   10907 sandbox_claim_control failed
  *   10908 TenantKernelConfine: kernel layer not available yet
- *   10909 TenantSandbox Audit: mode taken from the policy
+ *   10909 TenantSandbox Audit: the vhost's requests are audit-only (tt_audit.c)
  *   10910 request: no tenant, TenantRequired On -> 403
  *   10911 request: invalid tenant id -> 403
  *   10912 request: tenant not admitted by the policy -> 403
@@ -36,6 +36,11 @@
  *   10921 request: tenant set (trace1)
  *   10922 TenantMap txt: invalid tenant id in the map value (request time)
  *   10924 cannot pin the module with RTLD_NODELETE
+ * logs (tt_audit.c), 10970-10979:
+ *   10970 request: sandbox_set_request_info refused the UNIQUE_ID (debug)
+ *   10971 request: Audit vhost but libsandbox has no sandbox_set_request_info:
+ *         the request runs enforced (logged once per process)
+ *   10972 request: sandbox_set_request_info(audit) failed: runs enforced
  * limits (tt_limit.c): 10950-10959, listed in tt_limit.h
  * status (tt_status.c): 10960-10969, listed in tt_status.h
  */
@@ -99,6 +104,28 @@ typedef struct {
     const char *(*current_tenant)(void);
     int (*load_policy)(const char *, char *, size_t);
 } tt_sandbox_api;
+
+/* Per-request state (mod_tenant_tag.c makes it in post_read_request; the
+ * request's subrequests and internal redirects share it). */
+typedef struct {
+    const char *tenant;      /* the id set, NULL when none */
+    int set;                 /* still set in libsandbox */
+    conn_rec *c;
+    server_rec *s;
+    int audit;               /* tt_audit.c: TenantSandbox Audit vhost */
+    const char *request_id;  /* tt_audit.c: UNIQUE_ID passed to libsandbox, or NULL */
+    unsigned limit_ticket;   /* tt_limit.c: the request's slot in the requests table, 0 none */
+} tt_req_state;
+
+/* tt_audit.c: TenantSandbox Audit and the request id in denial lines. A
+ * thread that sets the request's tenant itself (the kernel layer's
+ * confined handler thread) calls tt_audit_apply_in_thread(r) right after
+ * its sandbox_set_tenant: libsandbox keeps both per tenant tag (0 or the
+ * negative errno). When the audit switch cannot be passed, the request runs
+ * enforced (the safe side) and that is logged. */
+void tt_audit_request_set(request_rec *r, tt_req_state *st, const tt_server_conf *conf);
+int tt_audit_apply_in_thread(request_rec *r);
+void tt_audit_register_hooks(apr_pool_t *p);
 
 /* tt_config.c */
 extern const command_rec tt_directives[];

@@ -14,7 +14,7 @@ constexpr const char kUsage[] =
     "                                                   show the decision and the rule behind it\n"
     "  run     --policy POLICY --tenant ID -- COMMAND [ARG...]\n"
     "                                                   run COMMAND confined as tenant ID\n"
-    "  learn   --policy POLICY LOG...                   policy additions from denial logs\n"
+    "  learn   --policy POLICY [--write FILE] LOG...    policy additions from deny/audit logs\n"
     "  status  [--json]                                 per-tenant requests, connections, denials\n"
     "  --help | --version\n";
 

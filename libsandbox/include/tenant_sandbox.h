@@ -46,6 +46,23 @@ const char *sandbox_current_tenant(void);
  * until their tenant is cleared. */
 int sandbox_load_policy(const char *path, char *err, size_t errlen);
 
+/* ---- extension (not in DESIGN.md's C API) ----------------------------
+ * The module's channel for what only it knows about a request: its
+ * UNIQUE_ID (mod_unique_id), written into every denial line as request=ID,
+ * and the vhost's `TenantSandbox Audit` switch. Applies to the tenant set in
+ * the calling thread (and the threads and processes that request starts);
+ * sandbox_clear_tenant drops it.
+ *
+ * request_id: NULL or "" leaves the id as it is; else 1 to 64 printable
+ * ASCII characters without space, '"' or '\'.
+ * flags: 0 or SANDBOX_REQUEST_AUDIT -- every check of this request only logs
+ * ("audit", "(audit mode: allowed)") and allows. Audit is one-way for the
+ * request: a later call with flags 0 does not end it.
+ * -EPERM: caller is not the claimant, or a process a tenant started;
+ * -EINVAL: bad id, unknown flag, or no tenant set in this thread. */
+#define SANDBOX_REQUEST_AUDIT 1
+int sandbox_set_request_info(const char *request_id, int flags);
+
 #ifdef __cplusplus
 }
 #endif

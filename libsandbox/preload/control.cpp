@@ -123,11 +123,49 @@ namespace proc {
 const char* state_dir() noexcept { return g_state_dir; }
 }  // namespace proc
 
+bool set_request_id(ActiveTenant& t, const char* id) noexcept {
+  if (id == nullptr) return false;
+  const std::size_t n = ::strnlen(id, ActiveTenant::kMaxRequestId + 1);
+  if (n == 0 || n > ActiveTenant::kMaxRequestId) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(id[i]);
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  // Readers (refuse() in threads the request started) load the length with
+  // acquire; hide the old id while the bytes change.
+  t.request_id_len.store(0, std::memory_order_release);
+  std::memcpy(t.request_id, id, n);
+  t.request_id[n] = '\0';
+  t.request_id_len.store(static_cast<std::uint8_t>(n), std::memory_order_release);
+  return true;
+}
+
+namespace {
+// TENANT_SANDBOX_LOG_BUDGET=LINES/SECONDS (e.g. "100/10"): the operator's
+// setting of refuse()'s per-tenant line budget, read once at load. Children
+// a tenant starts never see the operator's value (ChildEnv drops every
+// TENANT_SANDBOX_ variable) and run with the default.
+void read_log_budget() noexcept {
+  const char* v = ::getenv("TENANT_SANDBOX_LOG_BUDGET");
+  if (v == nullptr) return;
+  char* end = nullptr;
+  const unsigned long lines = std::strtoul(v, &end, 10);
+  unsigned long secs = 0;
+  if (end != nullptr && *end == '/') secs = std::strtoul(end + 1, &end, 10);
+  if (end == nullptr || *end != '\0' || lines == 0 || lines > 1000000 || secs > 3600) {
+    log_line("TENANT_SANDBOX_LOG_BUDGET is not LINES/SECONDS", "default kept");
+    return;
+  }
+  set_log_budget(static_cast<std::uint32_t>(lines), static_cast<std::uint32_t>(secs));
+}
+}  // namespace
+
 // Runs in the library constructor, before main and before any tenant code.
 void control_init() noexcept {
   InternalScope internal;
   if (const char* dir = ::getenv("TENANT_SANDBOX_STATE_DIR"); dir != nullptr && dir[0] == '/')
     std::snprintf(g_state_dir, sizeof g_state_dir, "%s", dir);
+  read_log_budget();
 
   const char* id = ::getenv("TENANT_SANDBOX_TENANT");
   if (id == nullptr) {
@@ -167,6 +205,9 @@ void control_init() noexcept {
     t = g_deny_all;
   } else {
     t->locked = true;
+    // Started by a request: its lines carry that request's id too. (Audit
+    // needs nothing here: ChildEnv wrote "mode": "audit" into the policy.)
+    if (const char* rid = ::getenv("TENANT_SANDBOX_REQUEST_ID"); rid != nullptr) (void)set_request_id(*t, rid);
   }
   g_process_tenant.store(t, std::memory_order_release);
   g_supervised.store(true, std::memory_order_release);
@@ -247,6 +288,30 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_clear_te
   t_state.tenant = nullptr;
   sb::net::on_tenant_cleared(*t);
   sb::release(t);
+  return 0;
+}
+
+// Our extension of DESIGN.md's C API: the module's channel for what only it
+// knows about a request -- its UNIQUE_ID (for the log lines) and whether
+// its vhost is `TenantSandbox Audit` (every check of the request logs and
+// allows). Stored on the thread's ActiveTenant, so sandbox_clear_tenant
+// drops both; claimant only, like set/clear (tenant code must not switch
+// its own request to audit, THREATS 21).
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_request_info(const char* request_id,
+                                                                                          int flags) {
+  const void* caller = __builtin_return_address(0);
+  if (!sb::in_claimant(caller) || sb::locked_process()) return -EPERM;
+  sb::ActiveTenant* t = t_state.tenant;
+  if (t == nullptr || t == sb::g_deny_all) return -EINVAL;
+  if ((flags & ~SANDBOX_REQUEST_AUDIT) != 0) return -EINVAL;
+  if (request_id != nullptr && request_id[0] != '\0') {
+    if (!sb::set_request_id(*t, request_id)) return -EINVAL;
+  }
+  // One-way within a request: once audit, a later call (the UNIQUE_ID pass)
+  // cannot make it enforcing again behind the operator's back -- and cannot
+  // be needed to, since the vhost's setting does not change mid-request.
+  if ((flags & SANDBOX_REQUEST_AUDIT) != 0)
+    t->request_flags.fetch_or(static_cast<std::uint8_t>(SANDBOX_REQUEST_AUDIT), std::memory_order_acq_rel);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 // definitions of its namespace; the others call only what is declared here.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "runtime.hpp"
@@ -11,6 +12,16 @@ namespace sb {
 // control.cpp: at load, a process started by a tenant (TENANT_SANDBOX_TENANT
 // and TENANT_SANDBOX_POLICY_JSON in its environment) locks itself to it.
 void control_init() noexcept;
+
+// runtime.cpp: the per-tenant log line budget (refuse()): at most `lines`
+// lines per `window_seconds` per tenant and process; 0 keeps the default.
+void set_log_budget(std::uint32_t lines, std::uint32_t window_seconds) noexcept;
+
+// control.cpp: checks a request id for sandbox_set_request_info and the
+// TENANT_SANDBOX_REQUEST_ID a child inherits: 1 to ActiveTenant::kMaxRequestId
+// printable ASCII characters, no space, '"' or '\\' (it is written into log
+// lines unquoted). Copies it into t and returns true, or changes nothing.
+bool set_request_id(ActiveTenant& t, const char* id) noexcept;
 
 // status.cpp: per-tenant denial counters and the last denial, shared by
 // every process (STATE_DIR/denials) for the status page and

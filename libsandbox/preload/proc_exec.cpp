@@ -243,11 +243,15 @@ ChildEnv::ChildEnv(const ActiveTenant& t, char* const* envp) {
   std::size_t n = 0;
   if (envp != nullptr)
     while (envp[n] != nullptr) ++n;
-  own_.reserve(4);
+  own_.reserve(5);
   own_.push_back(std::string("LD_PRELOAD=") + library_path());
   own_.push_back(std::string("TENANT_SANDBOX_TENANT=") + std::string(t.ctx->id()));
-  own_.push_back(std::string("TENANT_SANDBOX_POLICY_JSON=") + t.ctx->to_policy_json());
+  // A request of a `TenantSandbox Audit` vhost (sandbox_set_request_info):
+  // its children stay audit, and their lines name the same request.
+  own_.push_back(std::string("TENANT_SANDBOX_POLICY_JSON=") + t.ctx->to_policy_json(t.request_audit()));
   own_.push_back(std::string("TENANT_SANDBOX_STATE_DIR=") + state_dir());
+  if (const std::size_t idlen = t.request_id_len.load(std::memory_order_acquire); idlen != 0)
+    own_.push_back(std::string("TENANT_SANDBOX_REQUEST_ID=") + std::string(t.request_id, idlen));
   ptrs_.reserve(n + own_.size() + 1);
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view e(envp[i]);

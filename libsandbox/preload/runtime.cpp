@@ -10,6 +10,7 @@
 
 #include "fdtable.hpp"
 #include "internal.hpp"
+#include "tenant/tenant_id.hpp"
 
 namespace sb {
 
@@ -154,13 +155,146 @@ void release(ActiveTenant* t) noexcept {
   delete t;
 }
 
+namespace {
+
+// ---- per-tenant log budget -------------------------------------------------
+// The dedup above stops one target from repeating; it does not stop a tenant
+// from walking 10,000 distinct paths a second (a scanner, a tight loop over
+// glob results), which would fill the error log and cost every worker the
+// write(2)s. So each tenant may write at most g_line_budget lines (500) per
+// g_budget_window seconds (10) per process (per process: the table lives in this
+// process's memory and workers do not coordinate; N workers may write N
+// times the budget). Lines over it are counted, not written, and one
+// summary line per kind reports them when the tenant's next line comes after
+// the window ended, or at process exit:
+//
+//   tenant-sandbox: deny tenant=site-a suppressed=9872 window=10s
+//
+// (no "op=", so `learn` skips it; "deny tenant=ID" so a grep for the
+// tenant's denials finds it). Counting is exact: the denial counters
+// (note_denial) see every denial, and every suppressed line is in exactly
+// one summary. Each tenant has its own slot (open addressing on the hash of
+// its id), so another tenant's flood never spends B's budget. A full table
+// (kBudgetSlots tenants flooding at once in one process) writes the line
+// rather than lose it.
+constexpr std::size_t kBudgetSlots = 256;  // power of two
+constexpr std::size_t kBudgetProbe = 16;
+// 500 per 10 s: far above what a site's normal denials produce (so
+// `learn` sees everything during an audit rollout), far below a flood.
+// TENANT_SANDBOX_LOG_BUDGET=LINES/SECONDS changes it (control.cpp).
+std::uint32_t g_line_budget = 500;
+std::uint32_t g_budget_window = 10;  // seconds
+
+struct BudgetSlot {
+  std::atomic<std::uint64_t> key{0};     // fnv1a of the tenant id | 1; 0: free
+  std::atomic<std::uint64_t> window{0};  // now / g_budget_window of the counts below
+  std::atomic<std::uint32_t> written{0};
+  std::atomic<std::uint64_t> suppressed[2] = {};  // [0] deny, [1] audit
+  char id[tenant::kMaxTenantIdLen + 1] = {};       // for the summary at exit
+};
+std::array<BudgetSlot, kBudgetSlots> g_budget;
+
+BudgetSlot* budget_slot(std::uint64_t key, std::string_view id, std::uint64_t window) noexcept {
+  for (std::size_t i = 0; i < kBudgetProbe; ++i) {
+    BudgetSlot& s = g_budget[(key + i) & (kBudgetSlots - 1)];
+    std::uint64_t k = s.key.load(std::memory_order_acquire);
+    if (k == key) return &s;
+    // Free, or left by a tenant whose last line is two windows old and has
+    // nothing left to report: take it over.
+    const bool stale = k != 0 && s.window.load(std::memory_order_relaxed) + 1 < window &&
+                       s.suppressed[0].load(std::memory_order_relaxed) == 0 &&
+                       s.suppressed[1].load(std::memory_order_relaxed) == 0;
+    if (k != 0 && !stale) continue;
+    if (s.key.compare_exchange_strong(k, key, std::memory_order_acq_rel)) {
+      const std::size_t n = id.size() < tenant::kMaxTenantIdLen ? id.size() : tenant::kMaxTenantIdLen;
+      std::memcpy(s.id, id.data(), n);
+      s.id[n] = '\0';
+      s.window.store(window, std::memory_order_relaxed);
+      s.written.store(0, std::memory_order_relaxed);
+      return &s;
+    }
+    if (k == key) return &s;  // another thread of the same tenant claimed it
+  }
+  return nullptr;
+}
+
+void write_summary(std::string_view id, bool audit, std::uint64_t n) noexcept {
+  char line[160];
+  std::size_t pos = 0;
+  const std::size_t cap = sizeof line - 1;
+  pos = append(line, pos, cap, audit ? "tenant-sandbox: audit tenant=" : "tenant-sandbox: deny tenant=");
+  pos = append(line, pos, cap, id);
+  pos = append(line, pos, cap, " suppressed=");
+  char num[24];
+  std::size_t d = 0;
+  do {
+    num[d++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (d != 0 && pos + 1 < cap) line[pos++] = num[--d];
+  pos = append(line, pos, cap, " window=");
+  std::uint32_t w = g_budget_window;
+  d = 0;
+  do {
+    num[d++] = static_cast<char>('0' + w % 10);
+    w /= 10;
+  } while (w != 0);
+  while (d != 0 && pos + 1 < cap) line[pos++] = num[--d];
+  pos = append(line, pos, cap, "s");
+  line[pos++] = '\n';
+  (void)!::write(2, line, pos);
+}
+
+void flush_slot(BudgetSlot& s, std::string_view id) noexcept {
+  for (int kind = 0; kind < 2; ++kind)
+    if (const std::uint64_t n = s.suppressed[kind].exchange(0, std::memory_order_acq_rel); n != 0)
+      write_summary(id, kind == 1, n);
+}
+
+// true: write the line. Rolls the tenant's window first (writing the
+// summary of the one that ended), then spends one line of the budget.
+bool within_budget(std::uint64_t key, std::string_view id, bool audit, std::uint64_t now) noexcept {
+  const std::uint64_t window = now / g_budget_window;
+  BudgetSlot* s = budget_slot(key, id, window);
+  if (s == nullptr) return true;
+  std::uint64_t w = s->window.load(std::memory_order_acquire);
+  if (w != window && s->window.compare_exchange_strong(w, window, std::memory_order_acq_rel)) {
+    s->written.store(0, std::memory_order_relaxed);
+    flush_slot(*s, id);
+  }
+  if (s->written.fetch_add(1, std::memory_order_relaxed) < g_line_budget) return true;
+  s->suppressed[audit ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// Process exit: what is still counted is reported (a worker that ends
+// mid-flood, a CLI run). Best effort -- a process killed by a signal
+// writes nothing.
+__attribute__((destructor)) void flush_budgets_at_exit() noexcept {
+  ErrnoKeeper keep;
+  for (BudgetSlot& s : g_budget)
+    if (s.key.load(std::memory_order_acquire) != 0) flush_slot(s, s.id);
+}
+
+}  // namespace
+
+void set_log_budget(std::uint32_t lines, std::uint32_t window_seconds) noexcept {
+  if (lines != 0) g_line_budget = lines;
+  if (window_seconds != 0) g_budget_window = window_seconds;
+}
+
 bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::string_view target, int err,
             const char* why) noexcept {
   ErrnoKeeper keep;
-  const bool audit = t.ctx->mode() == tenant::Mode::Audit;
+  // Audit: the tenant's policy says so, or the request does (TenantSandbox
+  // Audit, passed in through sandbox_set_request_info).
+  const bool audit = t.ctx->mode() == tenant::Mode::Audit || t.request_audit();
   note_denial(t, need, audit, op, target, err);  // status.cpp: counts and the last denial
-  std::uint64_t h = 14695981039346656037ull;
-  h = fnv1a(h, t.ctx->id());
+  const std::uint64_t tenant_key = fnv1a(14695981039346656037ull, t.ctx->id()) | 1;
+  std::uint64_t h = tenant_key;
+  // An audit line never hides behind a deny line of the same target (a
+  // request of an Audit vhost right after an enforcing one): learn needs it.
+  h = fnv1a(h, audit ? "a" : "d");
   h = fnv1a(h, op);
   h = fnv1a(h, target);
   h |= 1;  // 0 marks an empty slot
@@ -171,6 +305,7 @@ bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::strin
     return !audit;
   slot.key.store(h, std::memory_order_relaxed);
   slot.stamp.store(now, std::memory_order_relaxed);
+  if (!within_budget(tenant_key, t.ctx->id(), audit, now)) return !audit;
 
   char line[1024];
   std::size_t pos = 0;
@@ -182,13 +317,19 @@ bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::strin
   pos = append(line, pos, cap, " need=");
   pos = append(line, pos, cap, tenant::need_name(need));
   pos = append(line, pos, cap, " target=");
-  pos = append_quoted(line, pos, cap - 120, target);
+  pos = append_quoted(line, pos, cap - 200, target);
   pos = append(line, pos, cap, " errno=");
   const char* ename = ::strerrorname_np(err);
   pos = append(line, pos, cap, ename != nullptr ? ename : "?");
   if (why != nullptr) {
     pos = append(line, pos, cap, " rule=");
-    pos = append_quoted(line, pos, cap, why);
+    pos = append_quoted(line, pos, cap - 100, why);
+  }
+  // The request's UNIQUE_ID (mod_unique_id), so a line can be joined with
+  // the access log's %{UNIQUE_ID}e. Validated printable when it was set.
+  if (const std::size_t n = t.request_id_len.load(std::memory_order_acquire); n != 0) {
+    pos = append(line, pos, cap, " request=");
+    pos = append(line, pos, cap, std::string_view(t.request_id, n));
   }
   if (audit) pos = append(line, pos, cap, " (audit mode: allowed)");
   line[pos++] = '\n';

@@ -14,6 +14,7 @@
 #pragma once
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -49,6 +50,17 @@ struct ActiveTenant {
   std::unique_ptr<std::atomic<int>[]> area_fds;  // one per ctx->areas(); -1 until opened
   std::uint64_t serial = 0;                       // unique per process lifetime
   bool locked = false;  // a process started from a tenant: can never be cleared
+  // sandbox_set_request_info (control.cpp): the request's id for denial
+  // lines and the vhost's audit switch. Kept here, not in ThreadState: an
+  // ActiveTenant is made per sandbox_set_tenant (one per request and
+  // thread), and the threads and forks the request starts share it, so they
+  // stay audit and keep the id; sandbox_clear_tenant drops it with the tag.
+  // Written by the claimant before tenant code runs; read with acquire.
+  static constexpr std::size_t kMaxRequestId = 64;
+  std::atomic<std::uint8_t> request_flags{0};   // SANDBOX_REQUEST_AUDIT
+  std::atomic<std::uint8_t> request_id_len{0};  // 0: no id
+  char request_id[kMaxRequestId + 1] = {};
+  bool request_audit() const noexcept { return (request_flags.load(std::memory_order_acquire) & 1u) != 0; }
 };
 ActiveTenant* make_active(std::unique_ptr<const tenant::TenantContext> ctx) noexcept;
 void retain(ActiveTenant* t) noexcept;

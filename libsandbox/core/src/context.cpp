@@ -276,7 +276,7 @@ std::string TenantContext::describe(const Decision& d, Need need) const {
   }
 }
 
-std::string TenantContext::to_policy_json() const {
+std::string TenantContext::to_policy_json(bool force_audit) const {
   using json = nlohmann::json;
   const RuleSet& r = rules_;
   json defaults = json::object();
@@ -309,7 +309,10 @@ std::string TenantContext::to_policy_json() const {
   put(RuleKey::IpDeny, cidrs(r.ip_deny));
   if (r.max_connections != kUnlimited) put(RuleKey::MaxConnections, r.max_connections);
   if (r.max_requests != kUnlimited) put(RuleKey::MaxRequests, r.max_requests);
-  put(RuleKey::Mode, r.mode == Mode::Audit ? "audit" : "enforce");
+  if (force_audit)
+    mine["mode"] = "audit";
+  else
+    put(RuleKey::Mode, r.mode == Mode::Audit ? "audit" : "enforce");
   json doc = json::object();
   doc["version"] = 1;
   doc["tenant_root"] = tenant_root;

@@ -80,7 +80,10 @@ class TenantContext {
   // A single-tenant policy document carrying exactly these expanded rules.
   // This is how a tenant's rules reach a process it starts: the child's
   // libsandbox loads it from the environment and locks itself to the tenant.
-  std::string to_policy_json() const;
+  // force_audit: the copy says "mode": "audit" whatever this tenant's mode
+  // (a process started by a request of a `TenantSandbox Audit` vhost stays
+  // audit for its whole life).
+  std::string to_policy_json(bool force_audit = false) const;
 
  private:
   TenantContext() = default;
