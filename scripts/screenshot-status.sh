@@ -55,8 +55,12 @@ if [[ -n "$url" ]]; then
 fi
 
 build=${BUILD_DIR:-$here/build/demo}
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_BUILD_TESTS=OFF \
-      -DTS_BUILD_BENCH=OFF > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+# An existing build dir (BUILD_DIR) is built as configured; a new one is
+# configured without tests.
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_BUILD_TESTS=OFF \
+        -DTS_BUILD_BENCH=OFF > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+fi
 cmake --build "$build" -j"$(nproc)" --target sandbox mod_tenant_tag tenant-sandbox > "$build.build.log" 2>&1 ||
   { tail -40 "$build.build.log"; exit 1; }
 module="$build/mod_tenant_tag/mod_tenant_tag.so"
@@ -88,8 +92,8 @@ for t in site-a site-b site-c; do
 <?php
 // Tenant code reaching beyond its folder (denied), or sleeping (in progress).
 if (isset($_GET['sleep'])) { sleep((int)$_GET['sleep']); exit; }
-@file_get_contents($_GET['read'] ?? '/etc/shadow');
 @fsockopen('127.0.0.2', 9, $en, $es, 1);
+@file_get_contents($_GET['read'] ?? '/etc/shadow');
 echo "done\n";
 PHP
   chown -R www-data:www-data "$d"
@@ -174,7 +178,7 @@ get site-a.test "/t.php?read=/srv/www/site-b/%3Cscript%3Ealert(1)%3C/script%3E.p
 get site-b.test "/t.php?read=/root/.ssh/id_rsa"
 for _ in 1 2; do get site-c.test "/t.php?read=$demo/www/site-a/secret.txt"; done
 for _ in 1 2 3 4 5; do get site-b.test /index.html; get site-a.test /index.html; done
-get site-b.test "/t.php?sleep=30" &
+get site-b.test "/t.php?sleep=30" 2> /dev/null &
 sleeper=$!
 sleep 1.5
 
