@@ -19,6 +19,7 @@ TenantKernelConfine Off here: these tests are about the LD_PRELOAD layer's
 audit; an Audit vhost skipping the Landlock ruleset is the kernel layer's
 (e2e.kernel_layers).
 """
+import concurrent.futures
 import os
 import re
 import shutil
@@ -257,3 +258,37 @@ def test_server_wide_audit_with_an_on_vhost_and_children(apache_factory):
     res = a.php("site-b.test", "read", a_secret)
     assert not res["ok"], res
     assert any(f'target="{a_secret}"' in l for l in a.denials("site-b")), log
+
+
+
+def test_audit_vhost_on_event_mpm(apache_factory):
+    """Threaded MPM (event + mod_lua, t.lua): the audit switch and the
+    request id live on the tag of the thread serving the request; an On
+    vhost of the same tenant served by other threads of the same process at
+    the same time stays enforcing."""
+    a = apache_factory(mpm="event", php=False)
+    a.extra_modules += ["lua", "unique_id"]
+    for t in ("site-a", "site-b"):
+        make_tenant_dir(a.root, t)
+    a.write_policy(policy_for(a.root, ["site-a", "site-b"]))
+    a.server_extra += ["TenantKernelConfine Off", "LuaScope thread", "AddHandler lua-script .lua"]
+    d = os.path.join(a.root, "www", "site-a")
+    a.add_vhost("audit-a.test", [f"DocumentRoot {d}", "TenantId site-a", "TenantSandbox Audit"])
+    a.add_vhost("on-a.test", [f"DocumentRoot {d}", "TenantId site-a"])
+    a.start()
+    www = os.path.join(a.root, "www")
+
+    def one(i):
+        host = ("audit-a.test", "on-a.test")[i % 2]
+        r = a.get(host, f"/t.lua?base={www}&other=site-b&i={i}")
+        return host, r.status, r.text.strip()
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(one, range(120)))
+    want = {"audit-a.test": "tenant=site-a own=yes other=yes", "on-a.test": "tenant=site-a own=yes other=no"}
+    bad = [(h, s, b) for h, s, b in results if s != 200 or b != want[h]]
+    assert not bad, f"{len(bad)} of {len(results)} wrong, e.g. {bad[:5]}"
+    log = a.error_log()
+    assert re.search(r"tenant-sandbox: audit tenant=site-a .*site-b/secret\.txt.* request=\S+ \(audit mode: allowed\)",
+                     log), log
+    assert any("site-b/secret.txt" in l for l in a.denials("site-a")), log
