@@ -55,8 +55,11 @@ mod="$build/mod_tenant_tag/mod_tenant_tag.so"
 # What else runs while we measure (the figures depend on it).
 { echo "start $(date -u '+%F %T') UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
   ps -eo pcpu,comm --sort=-pcpu | awk 'NR>1 && $1>=5 {print "  busy: " $2 " " $1 "% CPU"}' | head -8; } > "$raw/machine.txt"
-git -C "$here" log -1 --format='commit %h %s' >> "$raw/machine.txt" 2>/dev/null || true
-[[ -n $(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null) ]] && echo "working tree has uncommitted changes" >> "$raw/machine.txt"
+if [[ -e $here/.git ]]; then
+  git -C "$here" log -1 --format='commit %h %s' >> "$raw/machine.txt" 2>/dev/null || true
+  [[ -n $(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null) ]] && echo "working tree has uncommitted changes" >> "$raw/machine.txt"
+fi
+[[ -n ${BENCH_SOURCE:-} ]] && echo "source: $BENCH_SOURCE" >> "$raw/machine.txt"
 
 # ---- 1. per call --------------------------------------------------------
 if want calls; then
@@ -80,7 +83,7 @@ JSON
     esac
   }
   rounds=5 reps=3 mintime=0.3
-  ((quick)) && rounds=3 reps=2 mintime=0.1
+  ((quick)) && rounds=2 reps=2 mintime=0.05
   # Modes interleaved round by round, each round in a rotated order, so a
   # slow phase of the machine hits every mode alike.
   modes=(none passthrough tenant)
@@ -96,10 +99,11 @@ JSON
   # Instruction counts (user space; stable on a noisy machine) and system
   # calls per call. Counted as (I(2N) - I(N)) / N.
   n=300 cmodes=(none passthrough tenant)
-  ((quick)) && n=100 cmodes=(none tenant)
+  cops=(open stat stat_root fopen opendir)
+  ((quick)) && n=100 cmodes=(none tenant) cops=(open stat stat_root fopen)
   {
     echo "op,mode,instructions,syscalls"
-    for op in open stat stat_root fopen opendir; do
+    for op in "${cops[@]}"; do
       for mode in "${cmodes[@]}"; do
         mapfile -t e < <(benv "$mode")
         ins=""
