@@ -155,11 +155,15 @@ int beneath(ActiveTenant& t, int ai, const Request& rq, Target& out, bool no_sym
   // intermediate component would be followed even with NOFOLLOW, so a
   // directory swapped for a symlink to another tenant's tree between any
   // check and the fstatat would be crossed (THREATS 8).
+  // The area root itself (PHP's realpath walk lstats it on every request)
+  // is rootfd: fstatat(rootfd, "", AT_EMPTY_PATH), no lookup at all.
   if (rq.st != nullptr && (rq.how == How::Follow || rq.how == How::NoFollow) && !no_symlinks && rq.resolve == 0 &&
-      !out.trailing_slash && target == rel && std::strchr(rel, '/') == nullptr &&
+      !out.trailing_slash && (target == rel || *rel == '\0') && std::strchr(rel, '/') == nullptr &&
       !(rel[0] == '.' && (rel[1] == '\0' || (rel[1] == '.' && rel[2] == '\0')))) {
     InternalScope internal;
-    if (SB_REAL(fstatat)(rootfd, rel, rq.st, AT_SYMLINK_NOFOLLOW | rq.stat_flags) != 0) return -errno;
+    const int r = *rel == '\0' ? SB_REAL(fstatat)(rootfd, "", rq.st, AT_EMPTY_PATH)
+                                : SB_REAL(fstatat)(rootfd, rel, rq.st, AT_SYMLINK_NOFOLLOW | rq.stat_flags);
+    if (r != 0) return -errno;
     if (rq.how == How::NoFollow || !S_ISLNK(rq.st->st_mode)) {
       out.stat_done = true;
       return 0;
