@@ -158,6 +158,7 @@ if want http; then
   echo "4 from $(date -u +%T)" >> "$raw/machine.txt"
   hargs=(--rounds 5 --secs 10)
   ((quick)) && hargs=(--rounds 1 --secs 3)
+  [[ -n ${BENCH_HTTP_ARGS:-} ]] && read -ra hargs <<< "$BENCH_HTTP_ARGS"
   /usr/bin/python3 "$here/bench/perf/bench_http.py" --lib "$lib" --module "$mod" --out "$raw" "${hargs[@]}" \
     > "$raw/http.log" 2>&1 || echo "bench_http.py failed (see raw/$stamp/http.log)" >> "$raw/failed.txt"
 fi
@@ -168,6 +169,7 @@ if want density; then
   echo "5 from $(date -u +%T)" >> "$raw/machine.txt"
   if [[ -x $here/scripts/bench_density.sh || -f $here/scripts/bench_density.sh ]]; then
     d=(); ((quick)) && d=(--quick)
+    [[ -n ${BENCH_DENSITY_QUICK:-} ]] && d=(--quick)  # the full density run takes 20-25 min
     bash "$here/scripts/bench_density.sh" "${d[@]}" --build "$build" --out "$raw/density" > "$raw/density.log" 2>&1 ||
       echo "bench_density.sh failed (see raw/$stamp/density.log)" >> "$raw/failed.txt"
   fi
