@@ -13,6 +13,8 @@
 //              Rows are never freed: 100,000+ tenants fit with short probes;
 //              when no row can be found the tenant is not counted and a
 //              tenant with a cap is refused (fail closed, logged).
+//   directory  the index of every claimed row, in claim order, so a
+//              reader touches only the rows in use (not 27 MB of zeroes)
 //   in flight  65,536 slots, one per request in progress (any tenant):
 //              {owner = pid << 32 | state, tenant row, tid, start time of
 //              pid}. This is what makes a killed worker recoverable: its
