@@ -60,9 +60,6 @@ static struct {
     int (*set_tenant)(const char *);
     int (*clear_tenant)(const char *);
     const char *(*current_tenant)(void);
-    /* libsandbox's extension (tenant_sandbox.h): request id for the denial
-     * lines of this thread. Optional: NULL with an older libsandbox. */
-    int (*set_request_info)(const char *, int);
     int found;
 } tt_k_api;
 
@@ -78,11 +75,6 @@ static void tt_k_resolve(void)
     u.p = dlsym(RTLD_DEFAULT, "sandbox_set_tenant"); tt_k_api.set_tenant = u.set;
     u.p = dlsym(RTLD_DEFAULT, "sandbox_clear_tenant"); tt_k_api.clear_tenant = u.set;
     u.p = dlsym(RTLD_DEFAULT, "sandbox_current_tenant"); tt_k_api.current_tenant = u.cur;
-    {
-        union { void *p; int (*f)(const char *, int); } v;
-        v.p = dlsym(RTLD_DEFAULT, "sandbox_set_request_info");
-        tt_k_api.set_request_info = v.f;
-    }
     tt_k_api.found = tt_k_api.set_tenant && tt_k_api.clear_tenant && tt_k_api.current_tenant;
 }
 
@@ -140,7 +132,6 @@ static void tt_k_child_init(apr_pool_t *pchild, server_rec *s)
 typedef struct {
     request_rec *r;
     const char *tenant;
-    const char *request_id;  /* UNIQUE_ID (mod_unique_id) or NULL */
     int status;
     int handover_rc;     /* set/clear of the tag in the confined thread */
     int cleared_inside;  /* the handler chain cleared the tag itself (EOS filter) */
@@ -172,12 +163,12 @@ static void *tt_k_confined_main(void *arg)
         call->handover_rc = rc;
         return call;
     }
-    /* Denial lines of this thread carry the request's id (the worker
-     * thread's own tag got it from mod_tenant_tag.c). Best effort: a failure
-     * only loses the id in the log. No audit flag: an audit request never
-     * reaches a confined thread (tt_k_handler). */
-    if (tt_k_api.set_request_info && call->request_id)
-        (void)tt_k_api.set_request_info(call->request_id, 0);
+    /* The request's id (and audit switch) as the worker thread's tag got
+     * them (tt_audit.c): denial lines of this thread say request=UNIQUE_ID.
+     * Best effort: a failure only loses the id in the log. An audit request
+     * never reaches a confined thread (tt_k_handler declines it), so this
+     * never turns a confined request into audit. */
+    (void)tt_audit_apply_in_thread(call->r);
     tt_k_in_confined = 1;
     call->status = ap_run_handler(call->r);
     tt_k_in_confined = 0;
@@ -236,7 +227,6 @@ static int tt_k_handler(request_rec *r)
     memset(&call, 0, sizeof(call));
     call.r = r;
     call.tenant = apr_pstrdup(r->pool, tenant);
-    call.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     call.status = HTTP_INTERNAL_SERVER_ERROR;
     rc = tt_kernel_run_confined(call.tenant, tt_k_confined_main, &call, err, sizeof(err),
                                 report, sizeof(report));
