@@ -59,13 +59,15 @@ def status_apache(apache_factory):
     a = apache_factory(workers=4)
     state_dir_of(a)
     a.extra_modules.append("authz_host")
-    for t in ("default", "site-a", "site-b"):
+    for t in ("default", "site-a", "site-b", "site-c"):
         make_tenant_dir(a.root, t)
-    a.write_policy(policy_for(a.root, ["site-a", "site-b"], unknown="defaults",
-                              tenant_rules={"site-a": {"max_connections": 3}}))
+    a.write_policy(policy_for(a.root, ["site-a", "site-b", "site-c"], unknown="defaults",
+                              tenant_rules={"site-a": {"max_connections": 3},
+                                            "site-c": {"mode": "audit"}}))
     a.add_vhost("default.test", [f"DocumentRoot {a.root}/www/default"])
     a.tenant_vhost("site-a")
     a.tenant_vhost("site-b")
+    a.tenant_vhost("site-c")
     # A tenant's vhost where the handler is named anyway (as a tenant's
     # .htaccess would): must be refused, whatever Require says.
     a.add_vhost("site-a-status.test", [
@@ -164,12 +166,24 @@ def test_denials_show_for_their_tenant_only(status_apache):
     assert row_b is None or (row_b["denials_total"] == 0 and row_b["last_denial"] is None)
     assert doc["totals"]["denials"]["read"] >= 3
     assert doc["server"]["policy"] == a.policy_path
-    assert doc["server"]["policy_tenants"] == 2
+    assert doc["server"]["policy_tenants"] == 3
     assert doc["server"]["policy_ok"] is True
     assert doc["server"]["kernel"]
     # the per-tenant filter
     only = page(a, "json&tenant=site-a").json()
     assert [t["tenant"] for t in only["tenants"]] == ["site-a"]
+
+
+def test_audit_mode_counts_apart(status_apache):
+    """An audit-mode tenant's would-be denials are counted as audit, never
+    as denials (its call succeeded)."""
+    a = status_apache
+    a_secret = os.path.join(a.root, "www", "site-a", "secret.txt")
+    assert a.php("site-c.test", "read", a_secret)["data"] == "secret-of-site-a"
+    row = tenant_row(page(a).json(), "site-c")
+    assert row and row["audit"]["read"] >= 1 and row["denials_total"] == 0
+    assert row["last_denial"]["audit"] is True
+    assert row["last_denial"]["target"] == a_secret
 
 
 def test_request_in_progress_is_counted(status_apache):
