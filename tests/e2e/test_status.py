@@ -186,6 +186,30 @@ def test_audit_mode_counts_apart(status_apache):
     assert row["last_denial"]["target"] == a_secret
 
 
+def test_counts_are_exact_across_workers(status_apache):
+    """40 denied reads from 8 client threads, spread over the 4 workers: the
+    shared table counts exactly 40 more (one open() each), however the
+    log lines were deduplicated or rate-limited."""
+    a = status_apache
+    shadow = "/etc/shadow"
+    before = tenant_row(page(a).json(), "site-b")
+    n0 = before["denials"]["read"] if before else 0
+    pids = set()
+
+    def worker():
+        for _ in range(5):
+            r = a.php("site-b.test", "read", shadow)
+            assert not r["ok"]
+            pids.add(r["pid"])
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(pids) >= 2, "all requests went to one worker: the test shows nothing"
+    assert tenant_row(page(a).json(), "site-b")["denials"]["read"] == n0 + 40
+
+
 def test_request_in_progress_is_counted(status_apache):
     a = status_apache
     done = []
