@@ -71,6 +71,27 @@ bool prometheus_line_ok(const std::string& line, std::set<std::string>& typed, s
   return false;
 }
 
+// A private STATE_DIR holding only a fresh denial table (the other tables
+// are missing on purpose), removed afterwards.
+struct DenialFolder {
+  std::string dir;
+  void* base = nullptr;
+  DenialFolder() {
+    char tmpl[] = "/tmp/ts-unit-status-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    char err[256];
+    base = ts::map_state_file(dir.c_str(), "denials", ts::denial_map_size(), ts::OpenMode::ReadWrite,
+                              ts::libc_calls(), err, sizeof err);
+    REQUIRE(base != nullptr);
+    REQUIRE(ts::denial_map_attach(base, ts::denial_map_size()));
+  }
+  ~DenialFolder() {
+    ts::unmap_state_file(base, ts::denial_map_size());
+    (void)!std::system(("rm -rf '" + dir + "'").c_str());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("escapes keep hostile bytes inside their format", "[status][format]") {
@@ -179,14 +200,9 @@ TEST_CASE("HTML shows the last denial escaped", "[status][format]") {
 }
 
 TEST_CASE("collect_status reads the tables under a folder and names what is missing", "[status][collect]") {
-  char tmpl[] = "/tmp/ts-unit-status-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
-  char err[256];
-  void* base = ts::map_state_file(dir.c_str(), "denials", ts::denial_map_size(), ts::OpenMode::ReadWrite,
-                                  ts::libc_calls(), err, sizeof err);
-  REQUIRE(base != nullptr);
-  REQUIRE(ts::denial_map_attach(base, ts::denial_map_size()));
+  DenialFolder folder;
+  const std::string& dir = folder.dir;
+  void* base = folder.base;
   std::int32_t hint = -1;
   ts::record_denial(base, &hint, "site-a", 4, false, "connect", "192.0.2.1:25", 13, 1795400000);
   ts::ServerInfo info;
@@ -217,19 +233,12 @@ TEST_CASE("collect_status reads the tables under a folder and names what is miss
   const std::string text = ts::format_text(r, ts::FormatOptions{0, ""});
   CHECK(text.find("site-a") != std::string::npos);
   CHECK(text.find("connect connect \"192.0.2.1:25\" EACCES") != std::string::npos);
-  ts::unmap_state_file(base, ts::denial_map_size());
-  (void)!std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 TEST_CASE("100,000 tenants: one collect and a bounded scrape", "[status][collect][scale]") {
-  char tmpl[] = "/tmp/ts-unit-status-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
-  char err[256];
-  void* base = ts::map_state_file(dir.c_str(), "denials", ts::denial_map_size(), ts::OpenMode::ReadWrite,
-                                  ts::libc_calls(), err, sizeof err);
-  REQUIRE(base != nullptr);
-  REQUIRE(ts::denial_map_attach(base, ts::denial_map_size()));
+  DenialFolder folder;
+  const std::string& dir = folder.dir;
+  void* base = folder.base;
   constexpr int kTenants = 100000;
   for (int i = 0; i < kTenants; ++i)
     ts::record_denial(base, nullptr, "tenant-" + std::to_string(i), static_cast<std::size_t>(i % 7), false, "open",
@@ -252,6 +261,4 @@ TEST_CASE("100,000 tenants: one collect and a bounded scrape", "[status][collect
   CHECK(j["other"]["tenants"] == kTenants - 100);
   CHECK(j["other"]["denials_total"].get<std::uint64_t>() + 100 == static_cast<std::uint64_t>(kTenants));
   CHECK(ms < 30000);  // wall time on a loaded 2-core box; the bound that matters is the size above
-  ts::unmap_state_file(base, ts::denial_map_size());
-  (void)!std::system(("rm -rf '" + dir + "'").c_str());
 }
