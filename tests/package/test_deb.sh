@@ -223,7 +223,7 @@ make_instance() {   # $1: with_tenant (yes|no)
     echo "<VirtualHost 127.0.0.1:$PORT>"
     echo "    ServerName site-a.test"
     echo "    DocumentRoot $A"
-    [[ $1 == yes ]] && echo "    TenantId site-a"
+    [[ $1 == yes ]] && printf '    TenantId site-a\n    TenantSandbox On\n'
     echo "    DirectoryIndex index.php"
     echo "    <Directory $A>"
     echo "        AllowOverride None"
