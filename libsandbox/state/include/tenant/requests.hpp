@@ -7,14 +7,16 @@
 // Layout (fixed, sized once; the file is sparse, untouched pages cost
 // nothing):
 //   header     magic, version, table sizes, creation time
-//   tenants    262,144 rows (open addressing, linear probing), one per
+//   tenants    262,144 rows, handed out densely in claim order, one per
 //              tenant id ever seen: {key (64-bit hash | state), in_progress,
 //              admitted, refused, last reclaim, last log line, id}.
 //              Rows are never freed: 100,000+ tenants fit with short probes;
 //              when no row can be found the tenant is not counted and a
 //              tenant with a cap is refused (fail closed, logged).
-//   directory  the index of every claimed row, in claim order, so a
-//              reader touches only the rows in use (not 27 MB of zeroes)
+//   index      open addressing (linear probing) from the id's hash to its
+//              row; dense rows keep the memory a tenant costs at 128 bytes
+//              (rows placed by hash cost a 4 KB page each), and a reader
+//              touches only the rows in use
 //   in flight  65,536 slots, one per request in progress (any tenant):
 //              {owner = pid << 32 | state, tenant row, tid, start time of
 //              pid}. This is what makes a killed worker recoverable: its
