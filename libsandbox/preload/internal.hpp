@@ -28,7 +28,6 @@ bool set_request_id(ActiveTenant& t, const char* id) noexcept;
 // `tenant-sandbox status`. Every denial, audit ones included.
 void note_denial(const ActiveTenant& t, tenant::Need need, bool audit, const char* op, std::string_view target,
                  int err) noexcept;
-void note_denial(const ActiveTenant& t, tenant::Need need, bool audit) noexcept;  // no last-denial details
 // status.cpp: maps STATE_DIR/denials now (the root Apache parent at load,
 // so that its workers inherit the mapping after dropping privileges).
 void status_open_early() noexcept;

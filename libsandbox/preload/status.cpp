@@ -84,8 +84,4 @@ void note_denial(const ActiveTenant& t, tenant::Need need, bool audit, const cha
                                op != nullptr ? std::string_view(op) : std::string_view(), target, err, ts.tv_sec);
 }
 
-void note_denial(const ActiveTenant& t, tenant::Need need, bool audit) noexcept {
-  note_denial(t, need, audit, nullptr, std::string_view(), 0);
-}
-
 }  // namespace sb
