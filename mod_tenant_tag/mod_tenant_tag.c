@@ -6,14 +6,28 @@
  *   post_config       load the policy into libsandbox and claim control, in
  *                     the parent, so every forked worker inherits both
  *   post_read_request resolve and set the tenant (APR_HOOK_REALLY_FIRST)
- *   TENANT_TAG_END    threaded MPMs only: clear at EOS in the thread that set it
- *   log_transaction   clear (APR_HOOK_REALLY_LAST), plus a cleanup on r->pool;
- *                     whichever runs first clears, the other is a no-op
+ *   TENANT_TAG_END    clear when the request's EOS leaves its filters, in
+ *                     the thread that set the tag
+ *   log_transaction   safety nets: log_transaction (REALLY_LAST) and a
+ *                     cleanup on r->pool; they only ever clear a tag that
+ *                     is still this request's, in this thread
  *
- * Why clear so late: mod_php runs register_shutdown_function callbacks,
- * destructors and output callbacks inside its handler (php_request_shutdown
- * before it passes EOS), so every line of tenant code has run, still as its
- * tenant, before log_transaction.
+ * Why EOS and not log_transaction (THREATS 23): Apache 2.4 runs
+ * log_transaction when the request's EOR bucket is destroyed. With HTTP/1.1
+ * pipelining (or a front proxy's upstream keep-alive pool, which sends
+ * every Host over the same connections) the core output filter keeps the
+ * EOR until it flushes, which can be after the NEXT request on the
+ * connection was read -- and tagged as another tenant, or as the same one.
+ * A tag that lived until log_transaction was then still set at the next
+ * post_read_request, and a late clear could hit the next request's tag.
+ * EOS is deterministic: mod_php passes it after php_request_shutdown, so
+ * register_shutdown_function callbacks, destructors and output callbacks
+ * have all run, still as the tenant; nothing of the request runs as tenant
+ * code after it. Each tag carries the serial of the request that set it
+ * (tt_tls_owner), so a clear that runs late, or in another thread (event
+ * MPM write completion, the kernel layer's confined thread), never touches
+ * a tag that is not its own; a tag the request could not clear in its own
+ * thread is cleared by that thread before it serves anything else.
  */
 #include "mod_tenant_tag.h"
 #include "tt_kernel.h"
@@ -41,7 +55,6 @@ static tt_sandbox_api tt_api;
 static int tt_api_found;        /* all five symbols resolved */
 static int tt_claimed;          /* sandbox_claim_control succeeded in this process */
 static int tt_policy_refused;   /* check_config refused the new policy (graceful) */
-static int tt_threaded;         /* the MPM runs requests on several threads */
 static volatile int tt_logged_missing;  /* 503 "not preloaded" logged in this process */
 
 static void tt_resolve_api(void)
@@ -125,6 +138,28 @@ static int tt_stopping(const process_rec *proc)
     return 0;
 }
 
+/* libsandbox lets a tenant's request read Apache's access files in the
+ * directories above the tenant's root (tenant_sandbox.h,
+ * sandbox_set_access_files): every AccessFileName any server uses. */
+static void tt_tell_access_files(server_rec *s, apr_pool_t *ptemp)
+{
+    union { void *p; int (*set)(const char *); } u;
+    const char *names = "";
+    server_rec *vs;
+    int rc;
+    u.p = dlsym(RTLD_DEFAULT, "sandbox_set_access_files");
+    if (!u.p) return;  /* an older libsandbox: ".htaccess" only */
+    for (vs = s; vs; vs = vs->next) {
+        core_server_config *core = ap_get_core_module_config(vs->module_config);
+        if (core && core->access_name && !ap_strstr_c(names, core->access_name))
+            names = apr_pstrcat(ptemp, names, *names ? " " : "", core->access_name, NULL);
+    }
+    if ((rc = u.set(*names ? names : ".htaccess")) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10926)
+                     "sandbox_set_access_files(%s) failed (%d): access files above tenant "
+                     "folders stay unreadable to tenant requests", names, rc);
+}
+
 static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     tt_server_conf *main_conf = tt_conf(s);
@@ -165,7 +200,7 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 {
     tt_server_conf *main_conf = tt_conf(s);
     server_rec *vs;
-    int kernel_wanted = 0, audit = 0, threaded = 0;
+    int kernel_wanted = 0, audit = 0;
     char err[4096];
     (void)pconf; (void)plog;
 
@@ -175,8 +210,6 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         if (c->sandbox != TT_SANDBOX_OFF && c->kernel_confine) kernel_wanted = 1;
         if (c->sandbox == TT_SANDBOX_AUDIT) audit = 1;
     }
-    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
-    tt_threaded = threaded != AP_MPMQ_NOT_SUPPORTED;
 
     /* httpd reads its configuration twice at start; the first pass is a dry
      * run (as mod_h2 does, act only on the real one). check_config already
@@ -227,6 +260,7 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                          "answered 503", rc);
         }
     }
+    if (tt_claimed) tt_tell_access_files(s, ptemp);
     if (kernel_wanted)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10908)
                      "TenantKernelConfine On: workers apply the kernel baseline and run "
@@ -295,25 +329,65 @@ static apr_status_t tt_exit_worker(void *data)
 }
 
 /* Never serve another tenant from a thread whose tag is in doubt: close this
- * connection and end the process when the connection is gone. */
+ * connection and end the process when the connection is gone. Only reached
+ * when libsandbox refuses to clear a tag its claimant set (a broken or
+ * replaced libsandbox): nothing a client sends can lead here. */
 static void tt_poison(conn_rec *c, server_rec *s)
 {
     c->keepalive = AP_CONN_CLOSE;
     apr_pool_cleanup_register(c->pool, s, tt_exit_worker, apr_pool_cleanup_null);
 }
 
+/* The serial of the request whose tag this thread holds (0: none). Serials
+ * are unique per process, so a request can tell its own tag from a later
+ * request's of the same tenant on the same thread. */
+static __thread apr_uint64_t tt_tls_owner;
+static apr_uint64_t tt_serial_counter;
+
+/* Clears this thread's tag. 0, or libsandbox's negative errno. */
+static int tt_clear_this_thread(const char *tenant)
+{
+    int rc = tt_api.clear_tenant(tenant);
+    if (rc == 0) tt_tls_owner = 0;
+    return rc;
+}
+
+/* The request has ended (EOS, log_transaction, r->pool cleanup): it is no
+ * longer counted, and its tag is cleared -- here if this thread holds it.
+ * Called again later, or from another thread, it changes nothing. */
 static void tt_clear(tt_req_state *st)
 {
     int rc;
     if (st) tt_limit_release(&st->limit_ticket);  /* tt_limit.c: no longer counted */
     if (!st || !st->set) return;
     st->set = 0;
-    rc = tt_api.clear_tenant(st->tenant);
+    if (tt_tls_owner != st->serial) {
+        /* Another thread (a confined handler thread passing EOS, an event
+         * MPM thread completing the write): the owner thread clears the tag
+         * when it gets control back (tt_settle_request) or before its next
+         * request (tt_post_read_request). */
+        return;
+    }
+    rc = tt_clear_this_thread(st->tenant);
     if (rc != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, st->s, APLOGNO(10917)
-                     "sandbox_clear_tenant(%s) failed (%d): closing the connection, "
-                     "the worker exits", st->tenant, rc);
+                     "sandbox_clear_tenant(%s) failed (%d): libsandbox refuses to clear a "
+                     "tag this module set; closing the connection, the worker exits",
+                     st->tenant, rc);
         tt_poison(st->c, st->s);
+    }
+}
+
+void tt_settle_request(request_rec *r)
+{
+    tt_req_state *st = ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module);
+    if (!st || st->set || tt_tls_owner != st->serial) return;
+    /* The request ended in another thread; this thread still holds its tag. */
+    if (tt_clear_this_thread(st->tenant) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, APLOGNO(10936)
+                      "tenant %s: tag of the worker thread could not be cleared after the "
+                      "request ended in another thread; the worker exits", st->tenant);
+        tt_poison(r->connection, r->server);
     }
 }
 
@@ -393,13 +467,24 @@ static int tt_post_read_request(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (tt_api.current_tenant() != NULL) {
-        /* Only a failed clear leaves a tag behind, and that worker should
-         * have exited: refuse rather than run as the wrong tenant. */
-        ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, APLOGNO(10916)
-                      "tenant %s is still set in this thread: 500, the worker exits",
-                      ap_escape_logitem(r->pool, tt_api.current_tenant()));
-        tt_poison(r->connection, r->server);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        /* A tag left by an earlier request of this thread whose end was
+         * seen elsewhere or not at all (its EOS never passed this thread).
+         * Apache runs one request at a time per thread and that request's
+         * handler has returned, so none of its code can still need the
+         * tag: clear it. Only if libsandbox refuses is the thread in doubt. */
+        const char *stale = apr_pstrdup(r->pool, tt_api.current_tenant());
+        rc = tt_clear_this_thread(NULL);
+        if (rc != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, APLOGNO(10916)
+                          "tenant %s is still set in this thread and libsandbox refuses to "
+                          "clear it (%d): 500, the worker exits",
+                          ap_escape_logitem(r->pool, stale), rc);
+            tt_poison(r->connection, r->server);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10925)
+                      "tag of an earlier request (tenant %s) cleared before this request",
+                      ap_escape_logitem(r->pool, stale));
     }
     tt_php_before_tenant(id);
     rc = tt_api.set_tenant(id);
@@ -418,6 +503,8 @@ static int tt_post_read_request(request_rec *r)
     st = apr_pcalloc(r->pool, sizeof(*st));
     st->tenant = apr_pstrdup(r->pool, id);
     st->set = 1;
+    st->serial = __atomic_add_fetch(&tt_serial_counter, 1, __ATOMIC_RELAXED);
+    tt_tls_owner = st->serial;
     st->c = r->connection;
     st->s = r->server;
     ap_set_module_config(r->request_config, &tenant_tag_module, st);
@@ -426,21 +513,18 @@ static int tt_post_read_request(request_rec *r)
      * mod_php's own r->pool cleanup still runs as the tenant. */
     apr_pool_cleanup_register(r->pool, st, tt_clear_cleanup, apr_pool_cleanup_null);
     apr_table_setn(r->subprocess_env, "TENANT_ID", st->tenant);
-    /* Added here as well as in insert_filter: an error response sent by
-     * ap_die without a handler never runs insert_filter. Twice is harmless
-     * (the second clear is a no-op). */
-    if (tt_threaded) ap_add_output_filter("TENANT_TAG_END", st, r, r->connection);
+    /* A protocol-level filter, so it stays for an error response ap_die
+     * sends (which resets r->output_filters to the protocol filters) and
+     * for internal redirects (which share them). */
+    ap_add_output_filter("TENANT_TAG_END", st, r, r->connection);
     if ((rc = tt_limit_admit(r, st->tenant, conf, &st->limit_ticket)) != DECLINED) return rc;  /* tt_limit.c */
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, APLOGNO(10921)
                   "tenant %s set (from %s)", st->tenant, source);
     return DECLINED;
 }
 
-/* Threaded MPMs: with async write completion the EOR bucket (and with it
- * log_transaction and the r->pool cleanup) can be destroyed by another
- * thread than the one that set the tag, which could not clear this
- * thread's tag. The handler thread clears when EOS leaves the request's
- * filters: every content filter (tenant code included) has seen it. */
+/* The request's EOS: every content filter (tenant code included) has seen
+ * it, and mod_php passes it only after php_request_shutdown. */
 static apr_status_t tt_end_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     apr_bucket *b;
@@ -452,14 +536,6 @@ static apr_status_t tt_end_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
     }
     return ap_pass_brigade(f->next, bb);
-}
-
-static void tt_insert_filter(request_rec *r)
-{
-    tt_req_state *st;
-    if (!tt_threaded || r->main) return;
-    st = ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module);
-    if (st && st->set) ap_add_output_filter("TENANT_TAG_END", st, r, r->connection);
 }
 
 static int tt_log_transaction(request_rec *r)
@@ -475,7 +551,6 @@ static void tt_register_hooks(apr_pool_t *p)
     ap_hook_post_config(tt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tt_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(tt_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_insert_filter(tt_insert_filter, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
     tt_kernel_register_hooks(p);  /* tt_kernel.c */

@@ -28,14 +28,20 @@
  *   10913 request: libsandbox not preloaded -> 503 (once per process)
  *   10914 request: tenant header from an untrusted peer ignored (once per peer)
  *   10915 request: sandbox_set_tenant failed otherwise -> 503
- *   10916 request: a tenant was still set in this thread -> 500, worker exits
- *   10917 clear: sandbox_clear_tenant failed -> connection closed, worker exits
+ *   10916 request: a stale tag in this thread that libsandbox refuses to clear
+ *         -> 500, worker exits (no client input leads here: the module set it)
+ *   10917 clear: sandbox_clear_tenant refused -> connection closed, worker exits
  *   10918 child: worker exits after a failed clear
  *   10919 TenantMap dbm: open failed in the child
  *   10920 TenantMap dbm: invalid tenant id stored for a host
  *   10921 request: tenant set (trace1)
  *   10922 TenantMap txt: invalid tenant id in the map value (request time)
  *   10924 cannot pin the module with RTLD_NODELETE
+ *   10925 request: the tag of an earlier request of this thread (pipelining,
+ *         write completion elsewhere) cleared before this one (debug)
+ *   10926 start-up: the AccessFileName list could not be passed to libsandbox
+ *   10936 request: the request ended in another thread and this thread's tag
+ *         could not be cleared -> worker exits
  * logs (tt_audit.c), 10970-10979:
  *   10970 request: sandbox_set_request_info refused the UNIQUE_ID (debug)
  *   10971 request: Audit vhost but libsandbox has no sandbox_set_request_info:
@@ -115,7 +121,13 @@ typedef struct {
     int audit;               /* tt_audit.c: TenantSandbox Audit vhost */
     const char *request_id;  /* tt_audit.c: UNIQUE_ID passed to libsandbox, or NULL */
     unsigned limit_ticket;   /* tt_limit.c: the request's slot in the requests table, 0 none */
+    apr_uint64_t serial;     /* unique per process: tells this request's tag from a later one's */
 } tt_req_state;
+
+/* mod_tenant_tag.c: the request ended in another thread (the kernel layer's
+ * confined handler thread passed EOS); clears the calling thread's tag if it
+ * is still that request's. Call from the thread that set the tag. */
+void tt_settle_request(request_rec *r);
 
 /* tt_audit.c: TenantSandbox Audit and the request id in denial lines. A
  * thread that sets the request's tenant itself (the kernel layer's

@@ -134,7 +134,6 @@ typedef struct {
     const char *tenant;
     int status;
     int handover_rc;     /* set/clear of the tag in the confined thread */
-    int cleared_inside;  /* the handler chain cleared the tag itself (EOS filter) */
     int clear_rc;        /* clearing the tag at the end failed (thread retired) */
 } tt_k_call;
 
@@ -172,11 +171,11 @@ static void *tt_k_confined_main(void *arg)
     tt_k_in_confined = 1;
     call->status = ap_run_handler(call->r);
     tt_k_in_confined = 0;
+    /* This thread's own tag (mod_tenant_tag.c's EOS filter clears only the
+     * tag of the thread that set it, the worker thread's). */
     if (tt_k_api.current_tenant()) {
         call->clear_rc = tt_k_api.clear_tenant(call->tenant);
         if (call->clear_rc != 0) return call;
-    } else {
-        call->cleared_inside = 1;
     }
     return NULL;
 }
@@ -252,18 +251,10 @@ static int tt_k_handler(request_rec *r)
                       "tenant %s: tag of the confined thread could not be cleared (%d): "
                       "that thread was retired", call.tenant, call.clear_rc);
     }
-    if (call.cleared_inside) {
-        /* Threaded MPMs: mod_tenant_tag's EOS filter ran in the confined
-         * thread and cleared that thread's tag (marking the request's tag
-         * cleared). Do the same for this thread's, as the filter meant to. */
-        const char *still = tt_k_api.current_tenant();
-        if (still && strcmp(still, call.tenant) == 0 && tt_k_api.clear_tenant(call.tenant) != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, APLOGNO(10936)
-                          "tenant %s: tag of the worker thread could not be cleared after "
-                          "the confined handler; the connection is closed", call.tenant);
-            r->connection->keepalive = AP_CONN_CLOSE;
-        }
-    }
+    /* mod_php passed EOS in the confined thread: the request ended there,
+     * and this (worker) thread's tag is cleared now, before log_transaction
+     * and before anything else this thread does. */
+    tt_settle_request(r);
     if (call.status == DECLINED) {
         /* No handler took the request in the confined thread. Returning
          * DECLINED would let ap_run_handler go on with the remaining

@@ -12,8 +12,7 @@
  *   10933 request: baseline failed in this worker -> 503
  *   10934 request: confinement could not be prepared/started -> 503
  *   10935 request: the tenant could not be handed to the confined thread -> 503
- *   10936 request: tag left on the worker thread after the confined
- *         handler cleared its own (threaded MPMs) could not be cleared
+ *   (10936 is mod_tenant_tag.c's: the worker thread's tag after the handler)
  *   10937 policy: kernel copy of TenantPolicy not loaded
  *   10938 tenant confinement prepared (debug: the ruleset report)
  *   10939 tenant in audit mode: no per-request kernel ruleset (once per tenant)

@@ -110,6 +110,67 @@ def http(port, path="/", host="localhost", headers=(), timeout=15, addr="127.0.0
     return Response(status, hdrs, body)
 
 
+def _read_response(f):
+    """One HTTP/1.1 response from the buffered socket file f (Content-Length,
+    chunked, or to EOF). None at EOF before a status line."""
+    line = f.readline()
+    if not line:
+        return None
+    if not line.startswith(b"HTTP/"):
+        raise AssertionError(f"no HTTP response: {line[:200]!r}")
+    status = int(line.split()[1])
+    hdrs = {}
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.partition(b":")
+        hdrs[k.decode().strip().lower()] = v.decode("latin-1").strip()
+    if hdrs.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int(f.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while f.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                break
+            body += f.read(size)
+            f.readline()
+    elif "content-length" in hdrs:
+        body = f.read(int(hdrs["content-length"]))
+    elif status in (204, 304):
+        body = b""
+    else:
+        body = f.read()
+    return Response(status, hdrs, body)
+
+
+def http_pipeline(port, requests, timeout=30, addr="127.0.0.1", pipelined=True):
+    """Several HTTP/1.1 requests on ONE keep-alive connection. requests: list
+    of (host, path) or (host, path, headers). pipelined=True writes them all
+    before reading any answer (what a pipelining client, or a proxy's upstream
+    keep-alive pool under load, does); False waits for each answer before the
+    next request (plain keep-alive). Returns the responses in order; a
+    missing answer (the connection closed early) is None."""
+    def encode(req):
+        host, path, *rest = req
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}"]
+        lines += [f"{k}: {v}" for k, v in (rest[0] if rest else ())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    out = []
+    with socket.create_connection((addr, port), timeout=timeout) as s:
+        f = s.makefile("rb")
+        if pipelined:
+            s.sendall(b"".join(encode(r) for r in requests))
+            for _ in requests:
+                out.append(_read_response(f))
+        else:
+            for r in requests:
+                s.sendall(encode(r))
+                out.append(_read_response(f))
+    return out
+
+
 def make_tenant_dir(root, tenant):
     """A tenant's folder: the probe script, a library to include, a secret,
     sessions/ and tmp/, owned by www-data (Apache's user)."""
@@ -213,9 +274,14 @@ MaxSpareThreads 32"""}[self.mpm]
         lines += [f"LoadModule tenant_tag_module {self.paths['module']}",
                   "TypesConfig /etc/mime.types", "DirectoryIndex index.php index.html",
                   f"ErrorLog {self.error_log_path}", "LogLevel info",
-                  'LogFormat "%a %v tenant=%{TENANT_ID}e \\"%r\\" %>s" tenant',
+                  # port= and ka= tell which requests shared a connection.
+                  'LogFormat "%a %v tenant=%{TENANT_ID}e \\"%r\\" %>s port=%{remote}p ka=%k" tenant',
                   f"CustomLog {self.access_log_path} tenant",
-                  "Timeout 10", "KeepAlive Off",
+                  "Timeout 10",
+                  # Keep-alive as real hosting runs it (and as nginx's upstream
+                  # keepalive pool uses it): several requests, of several
+                  # tenants, on one connection (THREATS 23).
+                  "KeepAlive On", "MaxKeepAliveRequests 1000", "KeepAliveTimeout 5",
                   # AllowOverride None everywhere: an .htaccess probe outside the
                   # tenant's paths would be EACCES, which Apache turns into 403.
                   "<Directory />", "AllowOverride None", "Require all denied", "</Directory>",
@@ -304,6 +370,18 @@ MaxSpareThreads 32"""}[self.mpm]
                     pass
         return out
 
+    def worker_pids(self, timeout=10):
+        """The workers once all StartServers are up (prefork forks them
+        after the parent answers; event starts 2)."""
+        want = self.workers if self.mpm == "prefork" else 2
+        end = time.time() + timeout
+        while time.time() < end:
+            kids = self.children()
+            if len(kids) >= want:
+                return set(kids)
+            time.sleep(0.1)
+        raise AssertionError(f"only {self.children()} of {want} workers up\n{self.error_log()[-2000:]}")
+
     def stop(self):
         pid = self.pid()
         if not self.started or not pid:
@@ -333,6 +411,13 @@ MaxSpareThreads 32"""}[self.mpm]
         if tenant:
             lines = [l for l in lines if f"tenant={tenant} " in l]
         return lines
+
+    def access_log(self):
+        try:
+            with open(self.access_log_path, errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            return ""
 
     def get(self, host, path="/", **kw):
         return http(self.port, path, host=host, **kw)
