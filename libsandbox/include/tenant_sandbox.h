@@ -63,6 +63,18 @@ int sandbox_load_policy(const char *path, char *err, size_t errlen);
 #define SANDBOX_REQUEST_AUDIT 1
 int sandbox_set_request_info(const char *request_id, int flags);
 
+/* ---- extension: Apache's access files --------------------------------
+ * The names Apache's directory walk opens in every directory where
+ * AllowOverride is not None (AccessFileName; ".htaccess" until this is
+ * called), space-separated as Apache writes them. In a directory ABOVE a
+ * tenant's allowed paths (the operator's /srv/www) such a file may be read
+ * while the tenant is set -- absent reads as absent (ENOENT), present is read
+ * as the operator wrote it -- so that an `AllowOverride` above the tenants'
+ * folders does not turn every tenant request into 403/500 (AH00529). It is
+ * never written, listed or followed as a symlink there. Claimant only
+ * (-EPERM), before requests; -ENOMEM. */
+int sandbox_set_access_files(const char *names);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,7 @@
 
 #include "internal.hpp"
 #include "proc_common.hpp"
+#include "tenant/context.hpp"
 #include "tenant/policy.hpp"
 #include "tenant/tenant_id.hpp"
 #include "tenant_sandbox.h"
@@ -356,6 +357,18 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
     return 0;
   } catch (...) {
     sb::copy_error(err, errlen, "sandbox_load_policy: out of memory");
+    return -ENOMEM;
+  }
+}
+
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_access_files(const char* names) {
+  const void* caller = __builtin_return_address(0);
+  if (!sb::in_claimant(caller) || sb::locked_process()) return -EPERM;
+  try {
+    sb::InternalScope internal;
+    tenant::set_access_file_names(names != nullptr ? names : "");
+    return 0;
+  } catch (...) {
     return -ENOMEM;
   }
 }

@@ -270,6 +270,23 @@ int decide_and_open(ActiveTenant& t, const char* op, const Request& rq, Target& 
     return deny(t, op, rq.need, out.path, why.empty() ? nullptr : why.c_str());
   }
   out.granted = d.granted;
+  if (d.key == tenant::RuleKey::AccessFile) {
+    // Apache's access file above the tenant's root (context.hpp): opened
+    // by its path, never beneath an area. The final component is never
+    // followed (O_NOFOLLOW: a link named .htaccess reads as ELOOP, which
+    // Apache refuses), nor are magic links; the directories on the way are
+    // the operator's (no tenant area contains them).
+    open_how how{};
+    how.flags = rq.how == How::Open ? static_cast<std::uint64_t>(static_cast<unsigned>(rq.oflags)) | O_NOFOLLOW
+                                    : O_PATH | O_CLOEXEC | O_NOFOLLOW;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    if (rq.how == How::Parent || (how.flags & static_cast<std::uint64_t>(O_ACCMODE)) != O_RDONLY)
+      return deny(t, op, rq.need, out.path, "access file above an allowed path: read only");
+    const int fd = sys_openat2(AT_FDCWD, out.path, &how);
+    if (fd < 0) return -errno;
+    out.fd = fd;
+    return 0;
+  }
   if (is_ancestor(d)) {
     // Granted as an ancestor of an allowed area (Stat only): act on the
     // string; these directories belong to the operator, not the tenant.

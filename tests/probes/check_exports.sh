@@ -11,7 +11,7 @@ fail=0
 want=$(mktemp) have=$(mktemp)
 trap 'rm -f "$want" "$have"' EXIT
 { tr -d ' ;' < "$table" | grep -v '^$'
-  printf '%s\n' sandbox_claim_control sandbox_set_tenant sandbox_clear_tenant sandbox_current_tenant sandbox_load_policy sandbox_set_request_info
+  printf '%s\n' sandbox_claim_control sandbox_set_tenant sandbox_clear_tenant sandbox_current_tenant sandbox_load_policy sandbox_set_request_info sandbox_set_access_files
 } | sort -u > "$want"
 nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u > "$have"
 missing=$(comm -23 "$want" "$have")

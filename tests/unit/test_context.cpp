@@ -317,3 +317,40 @@ TEST_CASE("context: to_policy_json round-trips to identical decisions", "[contex
   // And once more: the document is a fixed point.
   CHECK(copy.to_policy_json() == json);
 }
+
+TEST_CASE("context: Apache's access files above the allowed paths read only", "[context]") {
+  auto b = ctx("ab");  // root /srv/www/ab
+  struct Row {
+    const char* path;
+    Need need;
+    bool allowed;
+    RuleKey key;
+  };
+  const Row rows[] = {
+      {"/srv/www/.htaccess", Need::Read, true, RuleKey::AccessFile},  // the operator's, above the root
+      {"/srv/.htaccess", Need::Read, true, RuleKey::AccessFile},
+      {"/.htaccess", Need::Stat, true, RuleKey::AccessFile},
+      {"/srv/www/.htaccess", Need::Write, false, RuleKey::AccessFile},  // never changed
+      {"/srv/www/a/.htaccess", Need::Read, false, RuleKey::None},       // another tenant's folder
+      {"/srv/www/abc/.htaccess", Need::Read, false, RuleKey::None},     // prefix trap
+      {"/srv/www/.htpasswd", Need::Read, false, RuleKey::None},         // not an access file name
+      {"/etc/.htaccess", Need::Read, false, RuleKey::None},             // not above an allowed path
+      {"/srv/www/ab/.htaccess", Need::Write, true, RuleKey::Root},      // the tenant's own
+  };
+  for (const Row& r : rows) {
+    INFO(r.path << " " << tenant::need_name(r.need));
+    const auto d = b->decide_path(r.path, r.need);
+    CHECK(d.allowed == r.allowed);
+    CHECK(d.key == r.key);
+  }
+  // AccessFileName .acl .htaccess: both names, nothing else.
+  tenant::set_access_file_names(".acl  .htaccess  bad/name ..");
+  CHECK(b->decide_path("/srv/www/.acl", Need::Read).allowed);
+  CHECK(b->decide_path("/srv/www/.htaccess", Need::Read).allowed);
+  CHECK_FALSE(b->decide_path("/srv/www/..", Need::Read).allowed);
+  tenant::set_access_file_names(".acl");
+  CHECK_FALSE(b->decide_path("/srv/www/.htaccess", Need::Read).allowed);
+  tenant::set_access_file_names(".htaccess");
+  CHECK(b->describe(b->decide_path("/srv/www/.htaccess", Need::Write), Need::Write).find("read only") !=
+        std::string::npos);
+}

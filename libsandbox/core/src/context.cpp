@@ -4,6 +4,7 @@
 #include "tenant/context.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "tenant/path.hpp"
@@ -146,6 +147,37 @@ std::unique_ptr<TenantContext> TenantContext::deny_all() {
   return ctx;
 }
 
+namespace {
+// Replaced a handful of times per process life (start, graceful restart);
+// readers on the hot path load it without a lock, so an old list is leaked
+// rather than freed under a reader (as libsandbox's policy holder is).
+struct AccessFileNames {
+  std::vector<std::string> names;
+};
+std::atomic<const AccessFileNames*> g_access_files{nullptr};
+}  // namespace
+
+void set_access_file_names(std::string_view names) {
+  auto* list = new AccessFileNames;
+  std::size_t pos = 0;
+  while (pos < names.size()) {
+    const std::size_t end = names.find_first_of(" \t", pos);
+    const std::string_view name = names.substr(pos, end == std::string_view::npos ? names.size() - pos : end - pos);
+    pos = end == std::string_view::npos ? names.size() : end + 1;
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) continue;
+    list->names.emplace_back(name);
+  }
+  g_access_files.store(list, std::memory_order_release);
+}
+
+bool is_access_file_name(std::string_view name) noexcept {
+  const AccessFileNames* list = g_access_files.load(std::memory_order_acquire);
+  if (list == nullptr) return name == ".htaccess";  // Apache's default AccessFileName
+  for (const std::string& n : list->names)
+    if (n == name) return true;
+  return false;
+}
+
 Decision TenantContext::decide_path(std::string_view path, Need need) const noexcept {
   Decision d;
   for (std::size_t i = 0; i < areas_.size(); ++i) {
@@ -168,6 +200,21 @@ Decision TenantContext::decide_path(std::string_view path, Need need) const noex
       d.granted = Access::Stat;
       d.allowed = need == Need::Stat;
       return d;
+    }
+  }
+  // An access file in such a directory (set_access_file_names). Only paths
+  // no rule grants get here, so this costs nothing on allowed calls.
+  const std::size_t slash = path.rfind('/');
+  if (slash != std::string_view::npos && is_access_file_name(path.substr(slash + 1))) {
+    const std::string_view dir = slash == 0 ? std::string_view("/") : path.substr(0, slash);
+    for (std::size_t i = 0; i < areas_.size(); ++i) {
+      if (path_within(dir, areas_[i].path)) {
+        d.key = RuleKey::AccessFile;
+        d.area = static_cast<int>(i);
+        d.granted = Access::Read;
+        d.allowed = need == Need::Stat || need == Need::Read;
+        return d;
+      }
     }
   }
   return d;
@@ -249,6 +296,11 @@ std::string TenantContext::describe(const Decision& d, Need need) const {
       std::string s = std::string("ancestor of ") + rule_key_name(a.key) +
                       (a.index >= 0 ? "[" + std::to_string(a.index) + "]" : std::string()) + " (" + a.path + ")";
       if (!d.allowed) s += std::string(": stat only, ") + need_name(need) + " denied";
+      return s;
+    }
+    case RuleKey::AccessFile: {
+      std::string s = "access file (AccessFileName) in a directory above an allowed path: read only";
+      if (!d.allowed) s += std::string(", ") + need_name(need) + " denied";
       return s;
     }
     case RuleKey::Exec:

@@ -51,6 +51,7 @@ const char* rule_key_name(RuleKey k) noexcept {
     case RuleKey::Exec: return "exec";
     case RuleKey::Mode: return "mode";
     case RuleKey::Ancestor: return "ancestor";
+    case RuleKey::AccessFile: return "access_file";
   }
   return "unknown";
 }

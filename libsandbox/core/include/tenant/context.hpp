@@ -40,6 +40,20 @@ struct Decision {
   Access granted = Access::None;
 };
 
+// Apache's access file names (AccessFileName, ".htaccess" unless told
+// otherwise): Apache's directory walk opens NAME in every directory from /
+// down to the file it serves where AllowOverride is not None, so also in the
+// directories ABOVE a tenant's root (the operator's /srv/www/.htaccess). A
+// refusal there (EACCES) makes Apache answer every request of the tenant
+// 403/500 (AH00529), although those files belong to the operator and apply to
+// the tenant's own site. So, in a directory above an allowed path, a file of
+// one of these names may be read (not written, not listed): absent reads as
+// absent, present is read as the operator wrote it. Set once per process by
+// the module (sandbox_set_access_files), before requests; `names` is
+// Apache's list syntax (space-separated). Names with '/' are ignored.
+void set_access_file_names(std::string_view names);
+bool is_access_file_name(std::string_view name) noexcept;
+
 class TenantContext {
  public:
   // Expands `rules` for tenant `id` (which must be valid). Fails when an
@@ -62,8 +76,9 @@ class TenantContext {
 
   // `path` must be absolute and normalised (normalize_path). The most
   // specific area containing it grants its access; a directory above any
-  // area grants Stat; anything else grants nothing. Allowed when the grant
-  // covers `need` (Stat < Read < Write).
+  // area grants Stat, and an access file in such a directory Read
+  // (RuleKey::AccessFile); anything else grants nothing. Allowed when the
+  // grant covers `need` (Stat < Read < Write).
   Decision decide_path(std::string_view path, Need need) const noexcept;
   // Exact match of a normalised absolute path against the `exec` list.
   Decision decide_exec(std::string_view path) const noexcept;

@@ -40,6 +40,7 @@ enum class RuleKey : std::uint8_t {
   Exec,
   Mode,
   Ancestor,  // not a policy key: "a directory above an allowed path"
+  AccessFile,  // not a policy key: Apache's access file (.htaccess) in such a directory
 };
 const char* rule_key_name(RuleKey k) noexcept;  // "read_only", "ip_deny", ...
 
