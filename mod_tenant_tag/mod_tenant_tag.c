@@ -317,6 +317,11 @@ static request_rec *tt_root(request_rec *r)
     }
 }
 
+tt_req_state *tt_request_state(request_rec *r)
+{
+    return ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module);
+}
+
 static apr_status_t tt_exit_worker(void *data)
 {
     server_rec *s = data;
@@ -557,6 +562,7 @@ static void tt_register_hooks(apr_pool_t *p)
     tt_audit_register_hooks(p);   /* tt_audit.c */
     tt_status_register_hooks(p);  /* tt_status.c: SetHandler tenant-status */
     tt_limit_register_hooks(p);   /* tt_limit.c */
+    tt_php_register_hooks(p);     /* tt_php.c: TenantPHPAdminValue */
 }
 
 module AP_MODULE_DECLARE_DATA tenant_tag_module = {

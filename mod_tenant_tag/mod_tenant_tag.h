@@ -47,6 +47,9 @@
  *   10971 request: Audit vhost but libsandbox has no sandbox_set_request_info:
  *         the request runs enforced (logged once per process)
  *   10972 request: sandbox_set_request_info(audit) failed: runs enforced
+ * PHP settings (tt_php.c), 10980-10989:
+ *   10980 start-up: TenantPHPAdminValue names a setting PHP does not have
+ *   10981 request: TenantPHPAdminValue could not be applied (mod_php gone) -> 500
  * limits (tt_limit.c): 10950-10959, listed in tt_limit.h
  * status (tt_status.c): 10960-10969, listed in tt_status.h
  */
@@ -99,7 +102,14 @@ typedef struct {
     int required;              /* TenantRequired */
     int kernel_confine;        /* TenantKernelConfine */
     int over_limit_status;     /* TenantOverLimitStatus */
+    apr_array_header_t *php_admin; /* TenantPHPAdminValue: tt_php_setting, in order */
 } tt_server_conf;
+
+/* One TenantPHPAdminValue line (tt_php.c). */
+typedef struct {
+    const char *name;
+    const char *value;         /* may contain {tenant} */
+} tt_php_setting;
 
 /* libsandbox's C API, found with dlsym(RTLD_DEFAULT) (tenant_sandbox.h).
  * All five or none: a half-present library is treated as absent. */
@@ -123,6 +133,10 @@ typedef struct {
     unsigned limit_ticket;   /* tt_limit.c: the request's slot in the requests table, 0 none */
     apr_uint64_t serial;     /* unique per process: tells this request's tag from a later one's */
 } tt_req_state;
+
+/* mod_tenant_tag.c: the state of the client's request r belongs to (its
+ * subrequests and internal redirects share it), or NULL. */
+tt_req_state *tt_request_state(request_rec *r);
 
 /* mod_tenant_tag.c: the request ended in another thread (the kernel layer's
  * confined handler thread passed EOS); clears the calling thread's tag if it
@@ -155,6 +169,12 @@ void tt_map_child_init(apr_pool_t *pchild, server_rec *s);
 /* tt_php.c: empties PHP's realpath cache before a request of another tenant
  * (THREATS 19). Call before the tenant is set. */
 void tt_php_before_tenant(const char *tenant);
+/* tt_php.c: TenantPHPAdminValue NAME VALUE -- NULL, or the error (naming the
+ * directive) for a setting that cannot be set per tenant request. */
+const char *tt_php_check_setting(cmd_parms *cmd, const char *name, const char *value);
+/* tt_php.c: fixups (per-tenant PHP settings) and post_config (every name is
+ * a setting the running PHP knows). */
+void tt_php_register_hooks(apr_pool_t *p);
 
 /* tt_status.c: SetHandler tenant-status (registered from tt_register_hooks) */
 void tt_status_register_hooks(apr_pool_t *p);

@@ -66,6 +66,12 @@ void *tt_merge_server_config(apr_pool_t *p, void *basev, void *addv)
     TT_MERGE_PTR(header);
     /* As mod_remoteip: a vhost's own proxy list replaces the server's. */
     TT_MERGE_PTR(trusted);
+    /* TenantPHPAdminValue adds up: the server's lines, then the vhost's
+     * (applied in that order, so a vhost's line for the same NAME wins). */
+    if (base->php_admin && add->php_admin)
+        m->php_admin = apr_array_append(p, base->php_admin, add->php_admin);
+    else
+        TT_MERGE_PTR(php_admin);
     return m;
 }
 
@@ -213,6 +219,22 @@ static const char *set_over_limit_status(cmd_parms *cmd, void *dummy, const char
     return NULL;
 }
 
+static const char *add_php_admin_value(cmd_parms *cmd, void *dummy, const char *name,
+                                       const char *value)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    tt_php_setting *set;
+    (void)dummy;
+    if (err) return err;
+    if ((err = tt_php_check_setting(cmd, name, value)) != NULL) return err;
+    if (!c->php_admin) c->php_admin = apr_array_make(cmd->pool, 4, sizeof(tt_php_setting));
+    set = apr_array_push(c->php_admin);
+    set->name = apr_pstrdup(cmd->pool, name);
+    set->value = apr_pstrdup(cmd->pool, value);
+    return NULL;
+}
+
 const command_rec tt_directives[] = {
     AP_INIT_TAKE1("TenantSandbox", set_sandbox, NULL, RSRC_CONF,
                   "On | Off | Audit: tag requests with their tenant"),
@@ -232,5 +254,7 @@ const command_rec tt_directives[] = {
                  "On: confine request threads with Landlock and seccomp (default)"),
     AP_INIT_TAKE1("TenantOverLimitStatus", set_over_limit_status, NULL, RSRC_CONF,
                   "508 or 429: status for a tenant over max_requests"),
+    AP_INIT_TAKE2("TenantPHPAdminValue", add_php_admin_value, NULL, RSRC_CONF,
+                  "NAME VALUE: a php_admin_value for every tenant request, {tenant} expanded"),
     {NULL}
 };

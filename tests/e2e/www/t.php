@@ -41,6 +41,14 @@ case 'realpath_cache':
 case 'whoami':
     $out['ok'] = true;
     break;
+case 'ini':
+    // The settings this request runs with (TenantPHPAdminValue, php_value).
+    foreach (explode(',', $arg) as $name) { $out['data'][$name] = ini_get($name); }
+    $out['ok'] = true;
+    break;
+case 'error_log':
+    $out['ok'] = error_log("tenant-log-line $arg");
+    break;
 case 'read':
     $r = file_get_contents($arg);
     $out['ok'] = $r !== false;
