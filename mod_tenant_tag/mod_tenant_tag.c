@@ -30,7 +30,7 @@
  * thread is cleared by that thread before it serves anything else.
  */
 #include "mod_tenant_tag.h"
-#include "tt_kernel.h"
+#include "tt_api.h"
 #include "tt_limit.h"
 
 #include "ap_mpm.h"
@@ -51,27 +51,9 @@ APLOG_USE_MODULE(tenant_tag);
 
 /* ---- libsandbox ------------------------------------------------------ */
 
-static tt_sandbox_api tt_api;
-static int tt_api_found;        /* all five symbols resolved */
 static int tt_claimed;          /* sandbox_claim_control succeeded in this process */
 static int tt_policy_refused;   /* check_config refused the new policy (graceful) */
 static volatile int tt_logged_missing;  /* 503 "not preloaded" logged in this process */
-
-static void tt_resolve_api(void)
-{
-    /* dlsym returns void *; converting to a function pointer is what POSIX
-     * specifies for dlsym, the union keeps -Wpedantic quiet. */
-    union { void *p; int (*claim)(void); int (*set)(const char *);
-            const char *(*cur)(void); int (*load)(const char *, char *, size_t); } u;
-    if (tt_api_found) return;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_claim_control"); tt_api.claim_control = u.claim;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_set_tenant"); tt_api.set_tenant = u.set;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_clear_tenant"); tt_api.clear_tenant = u.set;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_current_tenant"); tt_api.current_tenant = u.cur;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_load_policy"); tt_api.load_policy = u.load;
-    tt_api_found = tt_api.claim_control && tt_api.set_tenant && tt_api.clear_tenant &&
-                   tt_api.current_tenant && tt_api.load_policy;
-}
 
 static int tt_sandbox_used(server_rec *s)
 {
@@ -102,9 +84,12 @@ static void tt_pin_module(server_rec *s)
                      "control of libsandbox", info.dli_fname, dlerror());
 }
 
-static int tt_first_generation(void)
+/* The first start of this server (not a graceful or full restart). httpd
+ * reads its configuration twice at start: generation 0 is the dry run, 1
+ * the real one; restarts count on from 2. */
+static int tt_first_start(void)
 {
-    return ap_state_query(AP_SQ_CONFIG_GEN) == 0;
+    return ap_state_query(AP_SQ_CONFIG_GEN) <= 1;
 }
 
 /* `apache2 -k stop` / `-k graceful-stop` read the configuration (and run
@@ -138,37 +123,29 @@ static int tt_stopping(const process_rec *proc)
     return 0;
 }
 
-/* libsandbox lets a tenant's request read Apache's access files in the
- * directories above the tenant's root (tenant_sandbox.h,
- * sandbox_set_access_files): every AccessFileName any server uses. */
-static void tt_tell_access_files(server_rec *s, apr_pool_t *ptemp)
+/* Every AccessFileName any server uses (sandbox_server_config.access_files). */
+static const char *tt_access_files(server_rec *s, apr_pool_t *p)
 {
-    union { void *p; int (*set)(const char *); } u;
     const char *names = "";
     server_rec *vs;
-    int rc;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_set_access_files");
-    if (!u.p) return;  /* an older libsandbox: ".htaccess" only */
     for (vs = s; vs; vs = vs->next) {
         core_server_config *core = ap_get_core_module_config(vs->module_config);
         if (core && core->access_name && !ap_strstr_c(names, core->access_name))
-            names = apr_pstrcat(ptemp, names, *names ? " " : "", core->access_name, NULL);
+            names = apr_pstrcat(p, names, *names ? " " : "", core->access_name, NULL);
     }
-    if ((rc = u.set(*names ? names : ".htaccess")) != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10926)
-                     "sandbox_set_access_files(%s) failed (%d): access files above tenant "
-                     "folders stay unreadable to tenant requests", names, rc);
+    return *names ? names : ".htaccess";
 }
 
 static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     tt_server_conf *main_conf = tt_conf(s);
+    const tt_api_table *api;
     char err[4096];
     (void)pconf; (void)plog;
     tt_policy_refused = 0;
     if (!tt_sandbox_used(s) || tt_stopping(s->process)) return OK;
     if (!main_conf->policy) {
-        if (tt_first_generation()) {
+        if (tt_first_start()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10900)
                          "TenantSandbox is On but no TenantPolicy is set (main server)");
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -179,8 +156,23 @@ static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         tt_policy_refused = 1;
         return OK;
     }
-    if (tt_core_check_policy(main_conf->policy, err, sizeof(err)) != 0) {
-        if (tt_first_generation()) {
+    api = tt_api();
+    if (!api) {
+        /* configtest from a shell without the preload line: nothing here can
+         * read the policy. The server itself would answer tenants 503. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10906)
+                     "TenantPolicy %s not checked: libsandbox is not preloaded in this process "
+                     "(tenant-sandbox check %s checks it; a server started so answers every "
+                     "tenant request 503)", main_conf->policy, main_conf->policy);
+        return OK;
+    }
+    /* The one parse of the policy in this process: libsandbox validates and
+     * loads it here, with the console still attached, and keeps the old one
+     * when the new one is refused. The real pass after the dry run finds
+     * the same unchanged file and does not parse it again. Workers inherit
+     * the parent's copy with the fork. */
+    if (api->sandbox_load_policy(main_conf->policy, err, sizeof(err)) != 0) {
+        if (tt_first_start()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10901)
                          "TenantPolicy %s is invalid: %s", main_conf->policy,
                          ap_escape_logitem(ptemp, err));
@@ -192,6 +184,9 @@ static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                      "TenantPolicy %s is invalid, new policy refused, the old one "
                      "stays in force: %s", main_conf->policy, ap_escape_logitem(ptemp, err));
         tt_policy_refused = 1;
+    } else if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10903)
+                     "TenantPolicy %s loaded", main_conf->policy);
     }
     return OK;
 }
@@ -199,72 +194,78 @@ static int tt_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     tt_server_conf *main_conf = tt_conf(s);
+    const tt_api_table *api;
+    struct sandbox_server_config cfg;
     server_rec *vs;
-    int kernel_wanted = 0, audit = 0;
-    char err[4096];
+    int audit = 0, confined = 0, sandboxed = 0, rc;
+    char err[1024], support[400];
     (void)pconf; (void)plog;
 
     for (vs = s; vs; vs = vs->next) {
         tt_server_conf *c = tt_conf(vs);
         tt_apply_defaults(c);
-        if (c->sandbox != TT_SANDBOX_OFF && c->kernel_confine) kernel_wanted = 1;
+        if (c->sandbox == TT_SANDBOX_OFF) continue;
+        ++sandboxed;
+        if (c->kernel_confine) ++confined;
         if (c->sandbox == TT_SANDBOX_AUDIT) audit = 1;
     }
 
     /* httpd reads its configuration twice at start; the first pass is a dry
      * run (as mod_h2 does, act only on the real one). check_config already
-     * validated the policy in both passes, with the console still attached. */
+     * loaded the policy, with the console still attached. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
-    if (!tt_sandbox_used(s)) return OK;
+    if (!sandboxed) return OK;
 
-    tt_resolve_api();
-    if (!tt_api_found) {
+    api = tt_api();
+    if (!api) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10906)
-                     "libsandbox is not preloaded (LD_PRELOAD): every tenant request "
-                     "will be answered 503");
+                     "libsandbox is not preloaded (LD_PRELOAD)%s%s: every tenant request "
+                     "will be answered 503", *tt_api_missing() ? "; missing: " : "",
+                     tt_api_missing());
         return OK;
-    }
-    if (!tt_policy_refused) {
-        int rc = tt_api.load_policy(main_conf->policy, err, sizeof(err));
-        if (rc != 0) {
-            if (tt_first_generation()) {
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10904)
-                             "libsandbox refused TenantPolicy %s (%d): %s",
-                             main_conf->policy, rc, ap_escape_logitem(ptemp, err));
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10905)
-                         "libsandbox refused TenantPolicy %s (%d), the old one stays in "
-                         "force: %s", main_conf->policy, rc, ap_escape_logitem(ptemp, err));
-        } else {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10903)
-                         "TenantPolicy %s loaded", main_conf->policy);
-        }
     }
     tt_pin_module(s);
     /* Claim in the parent, before any request: the claim is process state
-     * inherited by every fork, so workers never run a moment unclaimed (a
-     * claim in child_init would leave a window in which tenant code of an
-     * earlier-forked worker could not exist, but a later generation's
-     * module reload could race with it). Claimed once per process; httpd
-     * unloads and reloads this module on graceful restart, which resets
-     * tt_claimed, and libsandbox is asked again (it must accept the same
-     * claimant object). */
+     * inherited by every fork, so workers never run a moment unclaimed.
+     * Claimed once per process; httpd unloads and reloads this module on
+     * graceful restart (pinned, so at the same address), which resets
+     * tt_claimed, and libsandbox is asked again (it accepts the same
+     * claimant). */
     if (!tt_claimed) {
-        int rc = tt_api.claim_control();
+        rc = api->sandbox_claim_control();
         if (rc == 0) {
             tt_claimed = 1;
         } else {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10907)
                          "sandbox_claim_control failed (%d): tenant requests will be "
                          "answered 503", rc);
+            return OK;
         }
     }
-    if (tt_claimed) tt_tell_access_files(s, ptemp);
-    if (kernel_wanted)
+    /* The server's facts for libsandbox: the shared tables are opened here,
+     * in the root parent, so every worker inherits them. */
+    api->sandbox_kernel_support(support, sizeof(support));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.size = sizeof(cfg);
+    cfg.policy_path = main_conf->policy;
+    cfg.policy_ok = !tt_policy_refused;
+    cfg.kernel_note = apr_psprintf(ptemp, "%s; TenantKernelConfine On in %d of %d sandboxed server(s)",
+                                   support, confined, sandboxed);
+    cfg.access_files = tt_access_files(s, ptemp);
+    cfg.first_start = tt_first_start();
+    rc = api->sandbox_server_start(&cfg, err, sizeof(err));
+    if (rc != 0 || err[0])
+        ap_log_error(APLOG_MARK, rc ? APLOG_ERR : APLOG_WARNING, 0, s, APLOGNO(10950)
+                     "shared state under STATE_DIR: %s (%d): tenants with max_requests are "
+                     "answered 503 while it lasts, the others are served uncounted",
+                     rc ? "libsandbox refused the server's start" : err, rc);
+    if (confined) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10908)
                      "TenantKernelConfine On: workers apply the kernel baseline and run "
-                     "tenant handlers on confined threads (Landlock, seccomp; tt_kernel.c)");
+                     "tenant handlers on confined threads (Landlock, seccomp)");
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10930)
+                     "TenantKernelConfine: kernel offers %s", support);
+    }
     if (audit)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10909)
                      "TenantSandbox Audit: requests of Audit vhosts are checked as with "
@@ -283,7 +284,7 @@ static void tt_child_init(apr_pool_t *pchild, server_rec *s)
     tt_map_child_init(pchild, s);
     apr_thread_mutex_create(&tt_peer_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     tt_logged_peers = apr_hash_make(pchild);
-    tt_resolve_api();
+    (void)tt_api();  /* resolved before any request (no tenant set yet) */
 }
 
 /* 1 the first time this peer is seen in this process (bounded memory). */
@@ -352,7 +353,8 @@ static apr_uint64_t tt_serial_counter;
 /* Clears this thread's tag. 0, or libsandbox's negative errno. */
 static int tt_clear_this_thread(const char *tenant)
 {
-    int rc = tt_api.clear_tenant(tenant);
+    const tt_api_table *api = tt_api();
+    int rc = api ? api->sandbox_clear_tenant(tenant) : -ENOSYS;
     if (rc == 0) tt_tls_owner = 0;
     return rc;
 }
@@ -417,7 +419,8 @@ static int tt_post_read_request(request_rec *r)
 {
     tt_server_conf *conf = tt_conf(r->server);
     tt_req_state *st;
-    const char *id = NULL, *source = NULL;
+    const tt_api_table *api;
+    const char *id = NULL, *source = NULL, *problem;
     int rc;
 
     if (r->main || r->prev) {
@@ -458,26 +461,27 @@ static int tt_post_read_request(request_rec *r)
                       r->hostname ? ap_escape_logitem(r->pool, r->hostname) : "(none)");
         return HTTP_FORBIDDEN;
     }
-    if (!tt_core_valid_tenant_id(id, strlen(id))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10911)
-                      "invalid tenant id from %s: \"%.80s\" (%s): 403", source,
-                      ap_escape_logitem(r->pool, id), tt_core_tenant_id_problem(id, strlen(id)));
-        return HTTP_FORBIDDEN;
-    }
-    if (!tt_api_found) {
+    api = tt_api();
+    if (!api) {
         if (!__atomic_exchange_n(&tt_logged_missing, 1, __ATOMIC_RELAXED))
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10913)
                           "libsandbox is not preloaded: tenant requests are answered 503 "
                           "(logged once per process)");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (tt_api.current_tenant() != NULL) {
+    if ((problem = api->sandbox_tenant_id_problem(id)) != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10911)
+                      "invalid tenant id from %s: \"%.80s\" (%s): 403", source,
+                      ap_escape_logitem(r->pool, id), problem);
+        return HTTP_FORBIDDEN;
+    }
+    if (api->sandbox_current_tenant() != NULL) {
         /* A tag left by an earlier request of this thread whose end was
          * seen elsewhere or not at all (its EOS never passed this thread).
          * Apache runs one request at a time per thread and that request's
          * handler has returned, so none of its code can still need the
          * tag: clear it. Only if libsandbox refuses is the thread in doubt. */
-        const char *stale = apr_pstrdup(r->pool, tt_api.current_tenant());
+        const char *stale = apr_pstrdup(r->pool, api->sandbox_current_tenant());
         rc = tt_clear_this_thread(NULL);
         if (rc != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, APLOGNO(10916)
@@ -492,7 +496,7 @@ static int tt_post_read_request(request_rec *r)
                       ap_escape_logitem(r->pool, stale));
     }
     tt_php_before_tenant(id);
-    rc = tt_api.set_tenant(id);
+    rc = api->sandbox_set_tenant(id);
     if (rc == -ENOENT || rc == -EINVAL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10912)
                       "tenant %s (from %s) is not admitted by the policy (%d): 403", id,

@@ -1,14 +1,12 @@
 /*
  * mod_tenant_tag -- shared declarations of the module's C files.
  *
- * Why C and not C++ for the Apache glue: httpd's configuration and hook
- * macros (AP_INIT_*, APR_HOOK_*, APLOG_MARK, ap_log_rerror) expand to C
- * casts and designated initialisers; in C++ under our warning set
- * (-Wold-style-cast, -Wconversion, -Wpedantic) every use would need a
- * suppression. The glue is therefore C, and the only C++ is
- * tt_core_bridge.cpp, a noexcept extern "C" layer over tenant_core
- * (tenant-id and policy validation), so the module and libsandbox share one
- * definition of what a valid id and a valid policy are.
+ * The module is C glue over httpd/APR and libsandbox's C API
+ * (tenant_sandbox.h, reached only through tt_api.h's table): it keeps no
+ * policy, no tables and no threads of its own, and links no C++. C because
+ * httpd's configuration and hook macros (AP_INIT_*, APR_HOOK_*, APLOG_MARK)
+ * are C; the policy engine, the shared state and the kernel layer live in
+ * libsandbox, the one control plane.
  *
  * Log numbers: every log line has its own APLOGNO in the private range
  * 10900-10949 (not registered with httpd's docs/log-message-tags):
@@ -16,11 +14,10 @@
  *   10901 policy: invalid at first start (start refused)
  *   10902 policy: invalid on graceful restart (old one stays in force)
  *   10903 policy: loaded into libsandbox
- *   10904 policy: sandbox_load_policy failed at first start
- *   10905 policy: sandbox_load_policy failed on graceful restart
- *   10906 libsandbox not preloaded (startup warning)
+ *   (10904, 10905: retired -- the one load is check_config's, 10901/10902)
+ *   10906 libsandbox not preloaded (startup warning; configtest: policy not checked)
  *   10907 sandbox_claim_control failed
- *   10908 TenantKernelConfine: kernel layer not available yet
+ *   10908 TenantKernelConfine On: what the kernel offers (start-up)
  *   10909 TenantSandbox Audit: the vhost's requests are audit-only (tt_audit.c)
  *   10910 request: no tenant, TenantRequired On -> 403
  *   10911 request: invalid tenant id -> 403
@@ -39,18 +36,17 @@
  *   10924 cannot pin the module with RTLD_NODELETE
  *   10925 request: the tag of an earlier request of this thread (pipelining,
  *         write completion elsewhere) cleared before this one (debug)
- *   10926 start-up: the AccessFileName list could not be passed to libsandbox
  *   10936 request: the request ended in another thread and this thread's tag
  *         could not be cleared -> worker exits
  * logs (tt_audit.c), 10970-10979:
  *   10970 request: sandbox_set_request_info refused the UNIQUE_ID (debug)
- *   10971 request: Audit vhost but libsandbox has no sandbox_set_request_info:
- *         the request runs enforced (logged once per process)
+ *   (10971: retired -- the API is all or nothing, tt_api.c)
  *   10972 request: sandbox_set_request_info(audit) failed: runs enforced
  * PHP settings (tt_php.c), 10980-10989:
  *   10980 start-up: TenantPHPAdminValue names a setting PHP does not have
  *   10981 request: TenantPHPAdminValue could not be applied (mod_php gone) -> 500
- * limits (tt_limit.c): 10950-10959, listed in tt_limit.h
+ * limits (tt_limit.c): 10950-10959, listed in tt_limit.h (10950: the
+ *   shared state could not be opened at start, mod_tenant_tag.c)
  * status (tt_status.c): 10960-10969, listed in tt_status.h
  */
 #ifndef MOD_TENANT_TAG_H
@@ -111,16 +107,6 @@ typedef struct {
     const char *value;         /* may contain {tenant} */
 } tt_php_setting;
 
-/* libsandbox's C API, found with dlsym(RTLD_DEFAULT) (tenant_sandbox.h).
- * All five or none: a half-present library is treated as absent. */
-typedef struct {
-    int (*claim_control)(void);
-    int (*set_tenant)(const char *);
-    int (*clear_tenant)(const char *);
-    const char *(*current_tenant)(void);
-    int (*load_policy)(const char *, char *, size_t);
-} tt_sandbox_api;
-
 /* Per-request state (mod_tenant_tag.c makes it in post_read_request; the
  * request's subrequests and internal redirects share it). */
 typedef struct {
@@ -143,15 +129,15 @@ tt_req_state *tt_request_state(request_rec *r);
  * is still that request's. Call from the thread that set the tag. */
 void tt_settle_request(request_rec *r);
 
-/* tt_audit.c: TenantSandbox Audit and the request id in denial lines. A
- * thread that sets the request's tenant itself (the kernel layer's
- * confined handler thread) calls tt_audit_apply_in_thread(r) right after
- * its sandbox_set_tenant: libsandbox keeps both per tenant tag (0 or the
- * negative errno). When the audit switch cannot be passed, the request runs
- * enforced (the safe side) and that is logged. */
+/* tt_audit.c: TenantSandbox Audit and the request id in denial lines
+ * (sandbox_set_request_info; the kernel layer's confined thread carries the
+ * same tag, so it needs nothing of its own). When the audit switch cannot be
+ * passed, the request runs enforced (the safe side) and that is logged. */
 void tt_audit_request_set(request_rec *r, tt_req_state *st, const tt_server_conf *conf);
-int tt_audit_apply_in_thread(request_rec *r);
 void tt_audit_register_hooks(apr_pool_t *p);
+
+/* tt_kernel.c: the worker's start (child_init) and the confined handler. */
+void tt_kernel_register_hooks(apr_pool_t *p);
 
 /* tt_config.c */
 extern const command_rec tt_directives[];
@@ -178,11 +164,5 @@ void tt_php_register_hooks(apr_pool_t *p);
 
 /* tt_status.c: SetHandler tenant-status (registered from tt_register_hooks) */
 void tt_status_register_hooks(apr_pool_t *p);
-
-/* tt_core_bridge.cpp (C++, noexcept) */
-int tt_core_valid_tenant_id(const char *id, size_t len);
-const char *tt_core_tenant_id_problem(const char *id, size_t len);
-/* 0 when the policy file loads; otherwise -1 and every located error in err. */
-int tt_core_check_policy(const char *path, char *err, size_t errlen);
 
 #endif

@@ -10,13 +10,15 @@
  *                     here it exists and is handed to libsandbox, so every
  *                     later line of the request says request=UNIQUE_ID
  *
- * Both go through sandbox_set_request_info, our extension of the C API
- * (tenant_sandbox.h): libsandbox keeps them on the thread's tenant tag, so
- * threads and processes the request starts stay audit and carry the id,
- * and sandbox_clear_tenant forgets them. Only the claimant (this module)
- * may call it: tenant code cannot turn its own requests into audit.
+ * Both go through sandbox_set_request_info (tenant_sandbox.h): libsandbox
+ * keeps them on the thread's tenant tag, so threads and processes the
+ * request starts -- and the kernel layer's confined handler thread, which
+ * carries the same tag -- stay audit and carry the id, and
+ * sandbox_clear_tenant forgets them. Only the claimant (this module) may
+ * call it: tenant code cannot turn its own requests into audit.
  */
 #include "mod_tenant_tag.h"
+#include "tt_api.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -24,47 +26,17 @@
 #include "http_request.h"
 
 #include <apr_strings.h>
-#include <dlfcn.h>
 #include <errno.h>
 
 APLOG_USE_MODULE(tenant_tag);
 
-#define TT_REQUEST_AUDIT 1 /* SANDBOX_REQUEST_AUDIT (tenant_sandbox.h) */
-
-static int (*tt_set_request_info)(const char *, int);
-static int tt_info_resolved;
-static volatile int tt_logged_no_info;
-
-static void tt_audit_resolve(void)
-{
-    union { void *p; int (*f)(const char *, int); } u;
-    if (tt_info_resolved) return;
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_set_request_info");
-    tt_set_request_info = u.f;
-    tt_info_resolved = 1;
-}
-
-static tt_req_state *tt_audit_state(request_rec *r)
-{
-    while (r->main || r->prev) r = r->main ? r->main : r->prev;
-    return ap_get_module_config(r->request_config, &tenant_tag_module);
-}
-
 void tt_audit_request_set(request_rec *r, tt_req_state *st, const tt_server_conf *conf)
 {
+    const tt_api_table *api = tt_api();
     int rc;
     st->audit = conf->sandbox == TT_SANDBOX_AUDIT;
     if (!st->audit) return;
-    tt_audit_resolve();
-    if (!tt_set_request_info) {
-        if (!__atomic_exchange_n(&tt_logged_no_info, 1, __ATOMIC_RELAXED))
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10971)
-                          "TenantSandbox Audit: libsandbox has no sandbox_set_request_info "
-                          "(older library?): requests run enforced (logged once per process)");
-        st->audit = 0;
-        return;
-    }
-    rc = tt_set_request_info(NULL, TT_REQUEST_AUDIT);
+    rc = api ? api->sandbox_set_request_info(NULL, SANDBOX_REQUEST_AUDIT) : -ENOSYS;
     if (rc != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10972)
                       "TenantSandbox Audit: sandbox_set_request_info failed (%d): tenant %s "
@@ -73,17 +45,9 @@ void tt_audit_request_set(request_rec *r, tt_req_state *st, const tt_server_conf
     }
 }
 
-int tt_audit_apply_in_thread(request_rec *r)
-{
-    tt_req_state *st = tt_audit_state(r);
-    if (!st || (!st->audit && !st->request_id)) return 0;
-    tt_audit_resolve();
-    if (!tt_set_request_info) return -ENOSYS;
-    return tt_set_request_info(st->request_id, st->audit ? TT_REQUEST_AUDIT : 0);
-}
-
 static int tt_audit_post_read_request(request_rec *r)
 {
+    const tt_api_table *api;
     tt_req_state *st;
     const char *id;
     int rc;
@@ -91,10 +55,8 @@ static int tt_audit_post_read_request(request_rec *r)
     st = ap_get_module_config(r->request_config, &tenant_tag_module);
     if (!st || !st->set) return DECLINED;
     id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
-    if (!id || !*id) return DECLINED;
-    tt_audit_resolve();
-    if (!tt_set_request_info) return DECLINED;
-    rc = tt_set_request_info(id, st->audit ? TT_REQUEST_AUDIT : 0);
+    if (!id || !*id || !(api = tt_api())) return DECLINED;
+    rc = api->sandbox_set_request_info(id, st->audit ? SANDBOX_REQUEST_AUDIT : 0);
     if (rc == 0) {
         st->request_id = apr_pstrdup(r->pool, id);
     } else {
@@ -108,16 +70,8 @@ static int tt_audit_post_read_request(request_rec *r)
     return DECLINED;
 }
 
-/* dlsym before any request: later it would run with a tenant set. */
-static void tt_audit_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    (void)pchild; (void)s;
-    tt_audit_resolve();
-}
-
 void tt_audit_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_child_init(tt_audit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(tt_audit_post_read_request, NULL, NULL, APR_HOOK_LAST);
 }

@@ -6,6 +6,7 @@
  * (allocated from cmd->pool), so `apache2ctl configtest` points at the line.
  */
 #include "mod_tenant_tag.h"
+#include "tt_api.h"
 
 #include "http_log.h"
 
@@ -116,16 +117,15 @@ static const char *set_policy(cmd_parms *cmd, void *dummy, const char *arg)
 static const char *set_tenant_id(cmd_parms *cmd, void *dummy, const char *arg)
 {
     tt_server_conf *c = tt_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *problem;
     (void)dummy;
     if (err) return err;
     if (!cmd->server->is_virtual)
         return apr_psprintf(cmd->pool, "%s is only allowed inside <VirtualHost>: "
                             "in the main server it would tag every vhost", cmd->cmd->name);
-    if (!tt_core_valid_tenant_id(arg, strlen(arg)))
+    if ((problem = tt_id_problem(arg)) != NULL)
         return apr_psprintf(cmd->pool, "%s: invalid tenant id '%s': %s", cmd->cmd->name,
-                            ap_escape_logitem(cmd->pool, arg),
-                            tt_core_tenant_id_problem(arg, strlen(arg)));
+                            ap_escape_logitem(cmd->pool, arg), problem);
     c->tenant_id = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }

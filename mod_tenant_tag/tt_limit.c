@@ -6,19 +6,19 @@
  * connection and, in prefork, the worker, which is exactly what the cap is
  * there to protect for the other tenants.
  *
- *   post_config   (parent, root, no tenant) open STATE_DIR/requests; every
- *                 worker inherits the mapping, so a request only does
- *                 atomics on it. First start: sweep slots of dead processes.
- *   child_init    (worker, no tenant) note pid + start time; retry the open
+ * The counting is libsandbox's (its requests table, opened in the root
+ * parent by sandbox_server_start and inherited by every worker; each worker
+ * notes itself in sandbox_worker_start):
  *   post_read_request (via tt_limit_admit, main request only) count / refuse
  *   tt_clear      (via tt_limit_release) the request ended
  *   child_status  (parent) a worker exited: return whatever it still held
  *                 (SIGKILL mid-request), at once -- before its pid can be
  *                 reused. Tenants at their cap also reclaim dead workers'
- *                 slots themselves (requests.cpp), in case the parent missed
+ *                 slots themselves (libsandbox), in case the parent missed
  *                 it (the table is shared by every server using STATE_DIR).
  */
 #include "mod_tenant_tag.h"
+#include "tt_api.h"
 #include "tt_limit.h"
 
 #include "ap_mpm.h"
@@ -37,62 +37,19 @@ APLOG_USE_MODULE(tenant_tag);
  * seconds would needlessly delay a real visitor of a briefly busy site. */
 #define TT_RETRY_AFTER "1"
 
-static int tt_limit_table_ok;       /* the table is open in this process */
-static char tt_limit_open_err[512]; /* why not (logged at start) */
 static volatile apr_time_t tt_limit_last_503_log;  /* 10953 rate limit, per process */
-
-static int tt_limit_wanted(server_rec *s)
-{
-    for (; s; s = s->next)
-        if (tt_conf(s)->sandbox != TT_SANDBOX_OFF) return 1;
-    return 0;
-}
-
-static int tt_limit_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
-{
-    (void)pconf; (void)plog; (void)ptemp;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
-    if (!tt_limit_wanted(s)) return OK;
-    tt_limit_bridge_take_policy();
-    tt_limit_table_ok = tt_limit_bridge_open(tt_limit_open_err, sizeof(tt_limit_open_err)) == 0;
-    if (!tt_limit_table_ok) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10950)
-                     "requests-in-progress table unavailable (%s): requests of tenants with "
-                     "max_requests are answered 503, other tenants are served uncounted",
-                     tt_limit_open_err);
-        return OK;
-    }
-    if (ap_state_query(AP_SQ_CONFIG_GEN) == 0) {
-        unsigned n = tt_limit_bridge_sweep();
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10954)
-                     "requests-in-progress table open; %u slot(s) of processes that are "
-                     "gone returned", n);
-    }
-    return OK;
-}
-
-static void tt_limit_child_init(apr_pool_t *pchild, server_rec *s)
-{
-    (void)pchild;
-    if (!tt_limit_wanted(s)) return;
-    if (!tt_limit_table_ok) {
-        /* The parent could not open it; a worker (not root) rarely can, but
-         * the folder may have been fixed since. Logged by the parent. */
-        tt_limit_table_ok = tt_limit_bridge_open(tt_limit_open_err, sizeof(tt_limit_open_err)) == 0;
-    }
-    if (tt_limit_table_ok) tt_limit_bridge_child();
-}
 
 static void tt_limit_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
                                   mpm_child_status state)
 {
-    unsigned n;
+    const tt_api_table *api = tt_api();
+    int n;
     (void)gen; (void)slot;
-    if (state != MPM_CHILD_EXITED || !tt_limit_table_ok) return;
-    n = tt_limit_bridge_process_exited(pid);
+    if (state != MPM_CHILD_EXITED || !api) return;
+    n = api->sandbox_worker_exited((int)pid);
     if (n > 0)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10955)
-                     "worker %d exited with %u request(s) in progress: returned to their "
+                     "worker %d exited with %d request(s) in progress: returned to their "
                      "tenants' max_requests", (int)pid, n);
 }
 
@@ -108,10 +65,11 @@ static int tt_limit_log_503_now(void)
 
 int tt_limit_admit(request_rec *r, const char *tenant, const tt_server_conf *conf, unsigned *ticket)
 {
-    tt_limit_result res;
-    tt_limit_bridge_admit(tenant, conf->sandbox == TT_SANDBOX_AUDIT, &res);
+    const tt_api_table *api = tt_api();
+    struct sandbox_admission res;
+    if (!api || api->sandbox_request_admit(&res) != 0) return HTTP_SERVICE_UNAVAILABLE;
     switch (res.verdict) {
-    case TT_LIMIT_ADMITTED:
+    case SANDBOX_ADMITTED:
         *ticket = res.ticket;
         if (res.over_cap && res.log_now)
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10952)
@@ -119,7 +77,7 @@ int tt_limit_admit(request_rec *r, const char *tenant, const tt_server_conf *con
                           "would answer %d, admitted (logged at most once a second per tenant)",
                           tenant, res.in_progress, res.cap, conf->over_limit_status);
         return DECLINED;
-    case TT_LIMIT_OVER:
+    case SANDBOX_OVER_LIMIT:
         /* err_headers_out: kept on the error response ap_die sends (and on
          * an ErrorDocument's internal redirect). */
         apr_table_setn(r->err_headers_out, "Retry-After", TT_RETRY_AFTER);
@@ -132,26 +90,26 @@ int tt_limit_admit(request_rec *r, const char *tenant, const tt_server_conf *con
         return conf->over_limit_status;
     default:
         /* Not counted: fail closed only where a cap was promised. */
-        if (res.cap == TT_LIMIT_NO_CAP || !res.enforce) return DECLINED;
+        if (res.cap == SANDBOX_NO_CAP || !res.enforce || conf->sandbox == TT_SANDBOX_AUDIT) return DECLINED;
         if (tt_limit_log_503_now())
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10953)
                           "tenant %s has max_requests %u but the requests-in-progress table "
                           "%s: 503 (logged at most once a second per worker)", tenant,
-                          res.cap, res.verdict == TT_LIMIT_FULL ? "is full"
-                          : apr_pstrcat(r->pool, "is unavailable (", tt_limit_open_err, ")", NULL));
+                          res.cap, res.why);
         return HTTP_SERVICE_UNAVAILABLE;
     }
 }
 
 void tt_limit_release(unsigned *ticket)
 {
-    if (*ticket) tt_limit_bridge_release(ticket);
+    const tt_api_table *api;
+    unsigned t = *ticket;
+    *ticket = 0;
+    if (t && (api = tt_api()) != NULL) api->sandbox_request_done(t);
 }
 
 void tt_limit_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_post_config(tt_limit_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(tt_limit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(tt_limit_child_status, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -8,6 +8,7 @@
  *              million hosts cost one open file per worker, not memory.
  */
 #include "mod_tenant_tag.h"
+#include "tt_api.h"
 
 #include "http_log.h"
 
@@ -23,6 +24,7 @@ static const char *read_txt_map(apr_pool_t *p, tt_map *map)
 {
     apr_file_t *f;
     char line[1024];
+    const char *problem;
     unsigned lineno = 0;
     apr_status_t rv = apr_file_open(&f, map->path, APR_READ | APR_BUFFERED, APR_OS_DEFAULT, p);
     if (rv != APR_SUCCESS) {
@@ -48,11 +50,10 @@ static const char *read_txt_map(apr_pool_t *p, tt_map *map)
             apr_file_close(f);
             return apr_psprintf(p, "%s:%u: expected 'host tenant'", map->path, lineno);
         }
-        if (!tt_core_valid_tenant_id(tenant, strlen(tenant))) {
+        if ((problem = tt_id_problem(tenant)) != NULL) {
             apr_file_close(f);
             return apr_psprintf(p, "%s:%u: invalid tenant id '%s': %s", map->path, lineno,
-                                ap_escape_logitem(p, tenant),
-                                tt_core_tenant_id_problem(tenant, strlen(tenant)));
+                                ap_escape_logitem(p, tenant), problem);
         }
         ap_str_tolower(host);
         if (apr_hash_get(map->hosts, host, APR_HASH_KEY_STRING)) {
@@ -138,7 +139,7 @@ const char *tt_map_lookup(tt_map *map, const char *host, request_rec *r)
         }
     }
     if (map->lock) apr_thread_mutex_unlock(map->lock);
-    if (tenant && !tt_core_valid_tenant_id(tenant, strlen(tenant))) {
+    if (tenant && tt_id_problem(tenant) != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10920)
                       "TenantMap %s: invalid tenant id stored for host %s", map->spec,
                       ap_escape_logitem(r->pool, key));

@@ -1,11 +1,10 @@
 /*
  * mod_tenant_tag status page (issue 6): `SetHandler tenant-status`.
  *
- *   post_config (LAST, parent)  map STATE_DIR/denials and budget for the
- *                               workers to inherit; record the policy in
- *                               force and the kernel layers for the page
- *                               and `tenant-sandbox status`
  *   handler                     the page: HTML, ?json, ?prometheus
+ *                               (libsandbox renders it: sandbox_status_render;
+ *                               the tables it reads were opened in the parent
+ *                               by sandbox_server_start)
  *
  * Query: `json` | `prometheus` (default HTML), `top=N` (tenants with rows
  * of their own, default 100, at most 10000; the rest are summed as one
@@ -18,7 +17,7 @@
  * (paths, addresses). Refused with 403 and logged.
  */
 #include "mod_tenant_tag.h"
-#include "tt_kernel.h"
+#include "tt_api.h"
 #include "tt_status.h"
 
 #include "ap_mpm.h"
@@ -28,15 +27,12 @@
 #include "http_request.h"
 
 #include <apr_strings.h>
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
 APLOG_USE_MODULE(tenant_tag);
 
 #define TT_STATUS_HANDLER "tenant-status"
-
-static const char *(*tt_s_current_tenant)(void);
 
 /* The tenant whose request this is, or NULL: libsandbox's own answer for
  * this thread (set in post_read_request, and in the kernel layer's confined
@@ -45,43 +41,16 @@ static const char *(*tt_s_current_tenant)(void);
  * page refuse, the safe side). */
 static const char *tt_status_tenant_of(request_rec *r)
 {
+    const tt_api_table *api = tt_api();
     const char *t = NULL;
     request_rec *root = r;
-    if (tt_s_current_tenant) t = tt_s_current_tenant();
+    if (api) t = api->sandbox_current_tenant();
     if (t) return t;
     while (root->main) root = root->main;
     while (root->prev) root = root->prev;
     t = apr_table_get(r->subprocess_env, "TENANT_ID");
     if (!t) t = apr_table_get(root->subprocess_env, "TENANT_ID");
     return t;
-}
-
-static int tt_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
-{
-    char kernel[512], support[400], err[512];
-    server_rec *vs;
-    int confined = 0, sandboxed = 0;
-    union { void *p; const char *(*cur)(void); } u;
-    (void)pconf; (void)plog; (void)ptemp;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
-
-    u.p = dlsym(RTLD_DEFAULT, "sandbox_current_tenant");
-    tt_s_current_tenant = u.cur;
-    for (vs = s; vs; vs = vs->next) {
-        tt_server_conf *c = tt_conf(vs);
-        if (c->sandbox == TT_SANDBOX_OFF) continue;
-        ++sandboxed;
-        if (c->kernel_confine) ++confined;
-    }
-    tt_kernel_support(support, sizeof(support));
-    apr_snprintf(kernel, sizeof(kernel), "%s; TenantKernelConfine On in %d of %d sandboxed server(s)%s",
-                 support[0] ? support : "kernel support unknown", confined, sandboxed,
-                 tt_s_current_tenant ? "" : "; libsandbox NOT preloaded");
-    if (tt_status_bridge_parent_init(tt_conf(s)->policy, kernel, err, sizeof(err)) != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
-                     "status page: %s (the page maps it per request, and says so if it cannot)",
-                     err);
-    return OK;
 }
 
 /* The value of `name` in the query string (name=value&...), or "" when it
@@ -108,7 +77,8 @@ static const char *tt_status_arg(request_rec *r, const char *name)
 static int tt_status_handler(request_rec *r)
 {
     const char *tenant, *top_arg, *only;
-    int format = TT_STATUS_HTML;
+    const tt_api_table *api;
+    int format = SANDBOX_STATUS_HTML;
     apr_int64_t top = TT_STATUS_DEFAULT_TOP;
     size_t len = 0;
     char *text;
@@ -128,8 +98,8 @@ static int tt_status_handler(request_rec *r)
                       "tenant-status answers GET and HEAD only: 405");
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    if (tt_status_arg(r, "json")) format = TT_STATUS_JSON;
-    else if (tt_status_arg(r, "prometheus")) format = TT_STATUS_PROMETHEUS;
+    if (tt_status_arg(r, "json")) format = SANDBOX_STATUS_JSON;
+    else if (tt_status_arg(r, "prometheus")) format = SANDBOX_STATUS_PROMETHEUS;
     top_arg = tt_status_arg(r, "top");
     if (top_arg && *top_arg) {
         char *end = NULL;
@@ -140,14 +110,15 @@ static int tt_status_handler(request_rec *r)
     only = tt_status_arg(r, "tenant");
     if (only && !*only) only = NULL;
 
-    text = tt_status_bridge_render(format, (size_t)top, only, &len);
+    api = tt_api();
+    text = api ? api->sandbox_status_render(format, (size_t)top, only, &len) : NULL;
     if (!text) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10961)
                       "tenant-status: the page could not be rendered: 500");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ap_set_content_type(r, format == TT_STATUS_JSON ? "application/json"
-                         : format == TT_STATUS_PROMETHEUS ? "text/plain; version=0.0.4; charset=utf-8"
+    ap_set_content_type(r, format == SANDBOX_STATUS_JSON ? "application/json"
+                         : format == SANDBOX_STATUS_PROMETHEUS ? "text/plain; version=0.0.4; charset=utf-8"
                          : "text/html; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
@@ -159,6 +130,5 @@ static int tt_status_handler(request_rec *r)
 void tt_status_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_post_config(tt_status_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(tt_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -8,9 +8,10 @@
  * libc is checked against that tenant's rules.
  *
  * Every function is extern "C", never throws and returns 0 or a negative
- * errno. The module finds them with dlsym(RTLD_DEFAULT, ...), so it can tell
- * whether libsandbox is preloaded at all (and refuse tenant requests when it
- * is not).
+ * errno. The module finds them with dlsym(RTLD_DEFAULT, ...) (its one
+ * resolver is generated from sandbox_api.def), so it can tell whether
+ * libsandbox is preloaded at all (and refuse tenant requests when it is
+ * not).
  */
 #ifndef TENANT_SANDBOX_H
 #define TENANT_SANDBOX_H
@@ -63,17 +64,112 @@ int sandbox_load_policy(const char *path, char *err, size_t errlen);
 #define SANDBOX_REQUEST_AUDIT 1
 int sandbox_set_request_info(const char *request_id, int flags);
 
-/* ---- extension: Apache's access files --------------------------------
- * The names Apache's directory walk opens in every directory where
- * AllowOverride is not None (AccessFileName; ".htaccess" until this is
- * called), space-separated as Apache writes them. In a directory ABOVE a
- * tenant's allowed paths (the operator's /srv/www) such a file may be read
- * while the tenant is set -- absent reads as absent (ENOENT), present is read
- * as the operator wrote it -- so that an `AllowOverride` above the tenants'
- * folders does not turn every tenant request into 403/500 (AH00529). It is
- * never written, listed or followed as a symlink there. Claimant only
- * (-EPERM), before requests; -ENOMEM. */
-int sandbox_set_access_files(const char *names);
+/* ---- extensions for the server (mod_tenant_tag) ------------------------
+ * libsandbox is the one control plane: the module is C glue over these
+ * functions and keeps no rules, tables or threads of its own. Unless said
+ * otherwise they are claimant only (-EPERM from anyone else, and in a process
+ * a tenant started), never throw, and return 0 or a negative errno. The
+ * table of every function is sandbox_api.def. */
+
+/* NULL when `id` is a valid tenant id (1 to 64 of [A-Za-z0-9._-], the first a
+ * letter or digit), else a static text saying what is wrong. Any caller. */
+const char *sandbox_tenant_id_problem(const char *id);
+
+/* Flags of the calling thread's tenant, or -ENOENT when none is set. Any
+ * caller (it only describes the caller's own thread). */
+#define SANDBOX_TENANT_AUDIT 1 /* policy "mode": "audit", or SANDBOX_REQUEST_AUDIT */
+int sandbox_tenant_flags(void);
+
+/* What the server tells libsandbox about itself: in the Apache parent after
+ * the claim and after the policy is loaded, at every start and graceful
+ * restart. Opens the shared tables under STATE_DIR (requests in progress,
+ * denial counters, connection budget) so that every worker inherits them,
+ * records what the status page shows about the server, and passes Apache's
+ * access file names. A field added later goes at the end; `size` tells
+ * libsandbox which fields the caller knows. -EINVAL: bad size. A table that
+ * cannot be opened is not an error of this call: err names it (the caller
+ * logs it) and requests of capped tenants are refused later (fail closed). */
+struct sandbox_server_config {
+    size_t size;              /* sizeof(struct sandbox_server_config) */
+    const char *policy_path;  /* TenantPolicy (status page) */
+    int policy_ok;            /* 0: the last load of policy_path was refused (the old one is in force) */
+    const char *kernel_note;  /* status page: what the kernel layer does here, or NULL */
+    /* Apache's access files (AccessFileName values, space-separated; NULL:
+     * ".htaccess"). Apache's directory walk opens them in every directory
+     * where AllowOverride is not None, also ABOVE a tenant's root (the
+     * operator's /srv/www/.htaccess). In a directory above a tenant's allowed
+     * paths such a file may be read while the tenant is set -- absent reads
+     * as absent (ENOENT), present is read as the operator wrote it -- and is
+     * never written, listed or followed as a symlink there. Without this, an
+     * AllowOverride above the tenants' folders made Apache answer every
+     * tenant request 403/500 (AH00529). */
+    const char *access_files;
+    int first_start;          /* 1 at the first start: slots of processes that are gone are freed */
+};
+int sandbox_server_start(const struct sandbox_server_config *cfg, char *err, size_t errlen);
+
+/* In each new worker, before its first request, from a thread with no tenant
+ * (child_init): notes the process as the owner of the request slots it will
+ * take, and with SANDBOX_WORKER_KERNEL applies the kernel layer's worker
+ * baseline (no capabilities, not dumpable, no_new_privs, a process-wide
+ * seccomp filter) and starts the confined request threads. report receives
+ * what was put in force, or why not. -errno when the kernel part failed:
+ * the caller must then refuse tenant requests (fail closed). */
+#define SANDBOX_WORKER_KERNEL 1
+int sandbox_worker_start(int flags, char *report, size_t reportlen);
+
+/* The Apache parent reaped worker `pid`: the requests it still counted (a
+ * SIGKILL mid-request) go back to their tenants' max_requests. Returns how
+ * many (>= 0). */
+int sandbox_worker_exited(int pid);
+
+/* max_requests for the calling thread's tenant: counts one request in
+ * progress, over every worker. -ENOENT: no tenant set. */
+#define SANDBOX_ADMITTED 0     /* counted: pass ticket to sandbox_request_done */
+#define SANDBOX_OVER_LIMIT 1   /* at its cap: refuse (enforce) */
+#define SANDBOX_NOT_COUNTED 2  /* no table or no room: refuse only if capped and enforced */
+#define SANDBOX_NO_CAP 0xffffffffu
+struct sandbox_admission {
+    int verdict;               /* SANDBOX_ADMITTED, SANDBOX_OVER_LIMIT, SANDBOX_NOT_COUNTED */
+    unsigned ticket;           /* 0: nothing to release */
+    unsigned cap;              /* the tenant's max_requests, or SANDBOX_NO_CAP */
+    unsigned in_progress;      /* the tenant's count after this decision */
+    unsigned long long refused;/* the tenant's refusals so far */
+    int enforce;               /* 0: audit (the policy's mode or the request's) */
+    int over_cap;              /* admitted above the cap (audit) */
+    int log_now;               /* first over-limit event of the tenant this second */
+    char why[256];             /* SANDBOX_NOT_COUNTED: why, naming the table's path */
+};
+int sandbox_request_admit(struct sandbox_admission *out);
+/* The request ended; 0 is ignored, releasing twice is harmless. */
+int sandbox_request_done(unsigned ticket);
+
+/* What the running kernel offers ("landlock ABI 7: fs, net(tcp), scopes
+ * (signal, abstract-unix); seccomp: yes"). Any caller. */
+int sandbox_kernel_support(char *out, size_t outlen);
+
+/* Runs fn(arg) on a thread of this worker confined for the calling thread's
+ * tenant -- Landlock from the tenant's paths plus a per-thread seccomp
+ * filter, one-way; one such thread per tenant, kept and reused, never
+ * shared with another tenant -- and waits for it. For the call the confined
+ * thread carries the caller's tenant exactly (request id, audit switch,
+ * connection budget). 0 once fn ran, with msg set to the ruleset report the
+ * first time this tenant's confinement is built in this process (else "");
+ * -errno when no confined thread could run it: fn did not run, msg says
+ * why. -ENOENT: no tenant set; -EOPNOTSUPP: the tenant or request is audit
+ * (a ruleset could only deny): run fn on the calling thread instead. fn
+ * returns NULL, or non-NULL to have its thread retired after the call. */
+int sandbox_run_confined(void *(*fn)(void *), void *arg, char *msg, size_t msglen);
+
+/* The status page (the same rows as `tenant-sandbox status`): malloc'd,
+ * NUL-terminated (free() it), its length in *len; at most `top` tenants
+ * with rows of their own (0: the default), only `tenant` when not NULL
+ * (JSON). NULL on failure (errno set). Claimant only, and never inside a
+ * tenant's request (-EPERM as errno): it shows every tenant. */
+#define SANDBOX_STATUS_HTML 0
+#define SANDBOX_STATUS_JSON 1
+#define SANDBOX_STATUS_PROMETHEUS 2
+char *sandbox_status_render(int format, size_t top, const char *tenant, size_t *len);
 
 #ifdef __cplusplus
 }

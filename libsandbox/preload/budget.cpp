@@ -370,6 +370,8 @@ bool adopt(std::uint64_t ino) noexcept {
 
 void open_early() noexcept { (void)map(); }
 
+const void* map_base() noexcept { return map(); }
+
 void after_fork_child() noexcept {
   if (g_map.load(std::memory_order_acquire) != nullptr) net::prepare_diag();
 }

@@ -58,6 +58,8 @@ bool adopt(std::uint64_t ino) noexcept;
 // Opens the map now (called at load by a root process: the Apache parent,
 // whose workers inherit the mapping after they drop privileges).
 void open_early() noexcept;
+// The map (opened now if it can be), or nullptr: the status page reads it.
+const void* map_base() noexcept;
 // In a forked child: a sock_diag socket of its own for reconciles.
 void after_fork_child() noexcept;
 

@@ -11,6 +11,8 @@
 // directly; against that only the kernel layer helps (DESIGN.md threat
 // model).
 #include <link.h>
+#include <malloc.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -82,14 +84,26 @@ bool in_claimant(const void* return_address) noexcept {
 
 // ---- the policy -------------------------------------------------------------
 // set_tenant reads the current policy without a lock: a load publishes a new
-// immutable holder with one atomic store. Old holders are never freed: a
-// reader may still be inside TenantContext::create with one, and reloads
-// happen a handful of times per process life (graceful restart), so the
-// leak is bounded and a reference count on the hot path is not worth it.
+// immutable holder with one atomic store. An old holder is freed only in a
+// process that never set a tenant (the Apache parent); elsewhere a reader
+// may still be inside TenantContext::create with it, and reloads happen a
+// handful of times per process life, so it is leaked there.
 struct PolicyHolder {
   std::shared_ptr<const tenant::Policy> policy;
+  struct stat file{};  // what was read: a load of the same unchanged file is not parsed again
 };
 std::atomic<PolicyHolder*> g_policy{nullptr};
+// A tenant was set in this process at least once: from then on a reader may
+// hold an old holder, which is leaked on replace. The Apache parent never
+// sets one (workers do), so there the old policy is freed: a graceful
+// restart with a large policy does not grow the parent by a policy each time.
+std::atomic<bool> g_tenant_ever_set{false};
+
+bool same_file(const struct stat& a, const struct stat& b) noexcept {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
 
 char g_state_dir[4096] = "/run/tenant-sandbox";
 
@@ -123,6 +137,16 @@ void copy_error(char* err, std::size_t errlen, const std::string& text) noexcept
 namespace proc {
 const char* state_dir() noexcept { return g_state_dir; }
 }  // namespace proc
+
+bool claimant_call(const void* return_address) noexcept {
+  return in_claimant(return_address) && !locked_process();
+}
+
+std::shared_ptr<const tenant::Policy> current_policy() noexcept {
+  const PolicyHolder* h = g_policy.load(std::memory_order_acquire);
+  if (h == nullptr) return nullptr;
+  return h->policy;
+}
 
 bool set_request_id(ActiveTenant& t, const char* id) noexcept {
   if (id == nullptr) return false;
@@ -256,6 +280,7 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_tena
   if (t_state.tenant != nullptr) return -EBUSY;
   const sb::PolicyHolder* h = sb::g_policy.load(std::memory_order_acquire);
   if (h == nullptr) return -ENOENT;
+  if (!sb::g_tenant_ever_set.load(std::memory_order_relaxed)) sb::g_tenant_ever_set.store(true, std::memory_order_relaxed);
   try {
     sb::InternalScope internal;
     // One lookup on the hot path: create() fails for a tenant the policy
@@ -339,6 +364,17 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
   }
   try {
     sb::InternalScope internal;
+    // Apache reads its configuration twice at start (a dry run, then for
+    // real) and the module loads the policy in each pass: the second finds
+    // the same unchanged file and keeps what the first parsed. One parse per
+    // start and per graceful restart (docs/design.md "one parse").
+    struct stat st{};
+    const bool have_stat = ::stat(path, &st) == 0;
+    if (const sb::PolicyHolder* cur = sb::g_policy.load(std::memory_order_acquire);
+        have_stat && cur != nullptr && sb::same_file(cur->file, st)) {
+      sb::copy_error(err, errlen, "");
+      return 0;
+    }
     auto loaded = tenant::Policy::load_file(path);
     if (!loaded) {
       std::string text;
@@ -350,9 +386,20 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
       sb::copy_error(err, errlen, text);
       return -EINVAL;
     }
-    auto* holder = new sb::PolicyHolder{std::move(loaded).value()};
-    std::lock_guard<std::mutex> lock(sb::g_control_mutex);
-    sb::g_policy.store(holder, std::memory_order_release);  // the old holder is leaked on purpose (above)
+    auto* holder = new sb::PolicyHolder{std::move(loaded).value(), {}};
+    if (have_stat) holder->file = st;
+    sb::PolicyHolder* old = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(sb::g_control_mutex);
+      old = sb::g_policy.exchange(holder, std::memory_order_acq_rel);
+    }
+    // See g_tenant_ever_set: freed only where no reader can hold it.
+    if (old != nullptr && !sb::g_tenant_ever_set.load(std::memory_order_acquire)) {
+      delete old;
+      // Give the freed policy back to the kernel: the parent lives for
+      // months, and without this its RSS keeps the old policy's peak.
+      ::malloc_trim(0);
+    }
     sb::copy_error(err, errlen, "");
     return 0;
   } catch (...) {
@@ -361,14 +408,3 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
   }
 }
 
-extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_access_files(const char* names) {
-  const void* caller = __builtin_return_address(0);
-  if (!sb::in_claimant(caller) || sb::locked_process()) return -EPERM;
-  try {
-    sb::InternalScope internal;
-    tenant::set_access_file_names(names != nullptr ? names : "");
-    return 0;
-  } catch (...) {
-    return -ENOMEM;
-  }
-}

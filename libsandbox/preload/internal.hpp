@@ -6,8 +6,16 @@
 #include <string_view>
 
 #include "runtime.hpp"
+#include "tenant/policy.hpp"
 
 namespace sb {
+
+// control.cpp: true when the function that called __builtin_return_address
+// (the C API entry point) was called by the claimant, in a process no
+// tenant started. Every steering C API function checks this first.
+bool claimant_call(const void* return_address) noexcept;
+// control.cpp: the policy in force (nullptr before the first load).
+std::shared_ptr<const tenant::Policy> current_policy() noexcept;
 
 // control.cpp: at load, a process started by a tenant (TENANT_SANDBOX_TENANT
 // and TENANT_SANDBOX_POLICY_JSON in its environment) locks itself to it.
@@ -31,6 +39,8 @@ void note_denial(const ActiveTenant& t, tenant::Need need, bool audit, const cha
 // status.cpp: maps STATE_DIR/denials now (the root Apache parent at load,
 // so that its workers inherit the mapping after dropping privileges).
 void status_open_early() noexcept;
+// status.cpp: the denial table's mapping, or nullptr (not mapped here).
+void* status_map() noexcept;
 
 namespace fs {
 // Makes `path` absolute (relative to `dirfd`, or the cwd for AT_FDCWD) and

@@ -63,6 +63,8 @@ void* map() noexcept {
 
 }  // namespace
 
+void* status_map() noexcept { return map(); }
+
 void status_open_early() noexcept {
   if (g_denials.load(std::memory_order_acquire) == nullptr) {
     g_tried.store(true, std::memory_order_release);

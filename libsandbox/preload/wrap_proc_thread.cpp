@@ -43,6 +43,17 @@ void* thread_trampoline(void* p) noexcept(false) {
 extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
                               void* arg) noexcept {
   sb::ActiveTenant* t = sb::t_state.tenant;
+  // libsandbox's own threads (the kernel layer's spawners and confined
+  // threads, started inside InternalScope) carry no tenant of their own:
+  // the confined threads take each job's tenant for the job only.
+  if (sb::t_state.internal_depth != 0) {
+    auto* own = static_cast<ThreadStart*>(std::malloc(sizeof(ThreadStart)));
+    if (own == nullptr) return EAGAIN;
+    *own = ThreadStart{start, arg, nullptr};
+    const int rc = SB_REAL(pthread_create)(thread, attr, thread_trampoline, own);
+    if (rc != 0) std::free(own);
+    return rc;
+  }
   // The creator's own tenant, or its effective one when it has none but is
   // an Unknown thread of a supervised process (g_deny_all): a thread started
   // from a thread without rights gets none either. A process tenant needs

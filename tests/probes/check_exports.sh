@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# check_exports.sh LIBSANDBOX TABLE_LIST [MODULE]
-# Symbol hygiene, from the one table: libsandbox.so exports exactly the
-# interposed symbols of interpose.def plus the C API -- a table line whose
-# wrapper was never written fails here (the version script alone would
-# silently export nothing for it), and so does any internal symbol leaking
-# out. mod_tenant_tag.so exports only its module record.
+# check_exports.sh LIBSANDBOX TABLE_LIST API_LIST [MODULE]
+# Symbol hygiene, from the two tables: libsandbox.so exports exactly the
+# interposed symbols of interpose.def (TABLE_LIST) plus the C API of
+# sandbox_api.def (API_LIST) -- a table line whose function was never
+# written fails here (the version script alone would silently export
+# nothing for it), and so does any internal symbol leaking out.
+# mod_tenant_tag.so exports only its module record, and is C through and
+# through: no libstdc++ among what it needs, no C++ symbol in it.
 set -euo pipefail
-lib=$1 table=$2 module=${3:-}
+lib=$1 table=$2 api=$3 module=${4:-}
 fail=0
 want=$(mktemp) have=$(mktemp)
 trap 'rm -f "$want" "$have"' EXIT
-{ tr -d ' ;' < "$table" | grep -v '^$'
-  printf '%s\n' sandbox_claim_control sandbox_set_tenant sandbox_clear_tenant sandbox_current_tenant sandbox_load_policy sandbox_set_request_info sandbox_set_access_files
-} | sort -u > "$want"
+cat "$table" "$api" | tr -d ' ;' | grep -v '^$' | sort -u > "$want"
 nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u > "$have"
 missing=$(comm -23 "$want" "$have")
 extra=$(comm -13 "$want" "$have")
@@ -25,6 +25,15 @@ if [[ -n "$module" ]]; then
     echo "mod_tenant_tag.so exports more than tenant_tag_module:"; echo "$mod"; fail=1
   else
     echo "mod_tenant_tag.so: exports only tenant_tag_module"
+  fi
+  needed=$(readelf -d "$module" | awk '/NEEDED/ {print $5}' | tr -d '[]' | tr '\n' ' ')
+  if grep -qE 'libstdc\+\+|libsandbox' <<<"$needed"; then
+    echo "mod_tenant_tag.so needs $needed: it must be C glue over the C API only"; fail=1
+  else
+    echo "mod_tenant_tag.so needs only: $needed"
+  fi
+  if nm "$module" 2>/dev/null | grep -q ' _Z'; then
+    echo "mod_tenant_tag.so contains C++ symbols:"; nm "$module" | grep ' _Z' | head -5; fail=1
   fi
 fi
 ((fail == 0)) && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
