@@ -10,6 +10,7 @@ int cmd_explain(int argc, char** argv);
 int cmd_run(int argc, char** argv);  // run.cpp: never returns on success (exec)
 int cmd_learn(int argc, char** argv);
 int cmd_status(int argc, char** argv);
+int cmd_tenant(int argc, char** argv);  // tenant.cpp: add, remove, list
 
-extern const Command kCheck, kExplain, kRun, kLearn, kStatus;
+extern const Command kCheck, kExplain, kRun, kLearn, kStatus, kTenantAdd, kTenantRemove, kTenantList;
 }  // namespace cli

@@ -14,7 +14,7 @@ struct Entry {
 };
 constexpr Entry kEntries[] = {
     {"check", cli::cmd_check}, {"explain", cli::cmd_explain}, {"run", cli::cmd_run},
-    {"learn", cli::cmd_learn}, {"status", cli::cmd_status},
+    {"learn", cli::cmd_learn}, {"status", cli::cmd_status},   {"tenant", cli::cmd_tenant},
 };
 
 void print_usage(std::FILE* to) {
@@ -22,7 +22,9 @@ void print_usage(std::FILE* to) {
              "  check, explain and apply per-tenant sandbox policies; POLICY is a policy file\n"
              "  or a policy folder (docs/cli.md)\n",
              to);
-  cli::print_command_list({&cli::kCheck, &cli::kExplain, &cli::kRun, &cli::kLearn, &cli::kStatus}, to);
+  cli::print_command_list({&cli::kCheck, &cli::kExplain, &cli::kRun, &cli::kLearn, &cli::kStatus, &cli::kTenantAdd,
+                           &cli::kTenantRemove, &cli::kTenantList},
+                          to);
   std::fputs("options:\n"
              "  -h, --help  this help; `tenant-sandbox COMMAND --help` for a command's own options\n"
              "  --version   print the version\n",
