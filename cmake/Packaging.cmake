@@ -51,6 +51,13 @@ install(FILES ${ts_pkg_bin}/apache2-systemd-tenant-sandbox.conf
 install(FILES ${ts_pkg_bin}/apache2-envvars.snippet
         DESTINATION ${CMAKE_INSTALL_DATADIR}/tenant-sandbox)
 
+# ---- bash completion ---------------------------------------------------------
+# bash-completion loads completions/NAME on demand, the first time NAME is
+# completed (so nothing to register, and nothing left behind on removal).
+set(TS_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE PATH
+    "bash-completion's folder of on-demand completions")
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/bash-completion/tenant-sandbox DESTINATION ${TS_BASH_COMPLETION_DIR})
+
 # ---- /run/tenant-sandbox ---------------------------------------------------
 # root:www-data 0750 (DESIGN.md): the Apache parent (root) creates the state
 # files, the workers (www-data) open them through the group.
