@@ -21,10 +21,12 @@ expect() {
   cmd=${cmd:0:200} out=${out:0:2000}
   printf '%s\n' "$out" | sed 's/^/    /'
   [[ $rc == "$want" ]] || fail "'$cmd' exited $rc, expected $want"
-  [[ -z $pat ]] || printf '%s\n' "$out" | grep -Eq -- "$pat" || fail "'$cmd' output does not match: $pat"
+  # A here-string, not a pipe: grep -q stops reading at its match, and
+  # pipefail would count printf's SIGPIPE as a failure.
+  [[ -z $pat ]] || grep -Eq -- "$pat" <<< "$out" || fail "'$cmd' output does not match: $pat"
 }
-# The folder's listing with sizes and modes, and every file's bytes.
-snapshot() { (cd "$1" && ls -lA --time-style=+ . && cat -- * .[!.]* 2>/dev/null); }
+# Every file under a folder (hidden ones too) with its size and mode, and its bytes.
+snapshot() { (cd "$1" && ls -lAR --time-style=+ . && find . -type f -print0 | sort -z | xargs -0 cat); }
 same_list() {  # same_list POLICY ID...
   local policy=$1; shift
   local got; got=$("$cli" tenant list --policy "$policy" | tr '\n' ' ')
