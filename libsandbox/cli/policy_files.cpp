@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "tenant/context.hpp"
@@ -148,7 +150,14 @@ bool sync_dir(const std::string& dir, std::string* err) {
 
 }  // namespace
 
-bool replace_file(const std::string& path, const std::string& content, const struct stat& like, std::string* err) {
+bool replace_file(const std::string& link_or_path, const std::string& content, const struct stat& like,
+                  std::string* err) {
+  // A symlinked policy (/etc/tenant-sandbox/policy.json -> the panel's copy)
+  // keeps its link: the file it points to is replaced, not the link.
+  std::string path = link_or_path;
+  struct stat lst {};
+  char real[PATH_MAX];
+  if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && ::realpath(path.c_str(), real) != nullptr) path = real;
   const std::string dir = parent_dir(path);
   const std::string base = path.substr(path.find_last_of('/') + 1);
   std::string tmp = dir + "/." + base + ".XXXXXX";

@@ -55,8 +55,8 @@ class FolderLock {
 // a graceful restart, another tool -- sees the old file or the new one,
 // never a part: a temporary file in the same folder (hidden, so a folder
 // policy skips it), given `like`'s owner, group and mode, fsync'd, renamed
-// over `path`, then the folder fsync'd. False with *err set; then `path` is
-// untouched.
+// over `path` (over the file a symlink points to), then the folder
+// fsync'd. False with *err set; then `path` is untouched.
 bool replace_file(const std::string& path, const std::string& content, const struct stat& like, std::string* err);
 // unlink + fsync of the folder.
 bool remove_file(const std::string& path, std::string* err);

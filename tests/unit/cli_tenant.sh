@@ -133,6 +133,14 @@ owner_mode)
     [[ $got == "640 $group" ]] || fail "$f: mode and group '$got', expected '640 $group'"
   done
   ;;
+symlink)
+  # A policy that is a symlink stays one: the file it points to changes.
+  ln -s p.json "$work/link.json"
+  expect 0 "^added site-c" -- "$cli" tenant add --policy "$work/link.json" site-c
+  expect 0 "^removed site-a" -- "$cli" tenant remove --policy "$work/link.json" site-a
+  [[ -L $work/link.json ]] || fail "link.json is no longer a symlink"
+  same_list "$F" site-b site-c
+  ;;
 concurrent)
   # 20 panels at once: without the lock, read-modify-rename of the single
   # file loses tenants.
