@@ -43,13 +43,25 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
 # apache2.service runs `apachectl start`, and `apache2ctl start` typed by
 # hand on a systemd host is turned into `systemctl start apache2`, so both
 # paths get the preload. packaging/debian/README explains the choice.
-install(FILES ${ts_pkg_bin}/apache2-systemd-tenant-sandbox.conf
-        DESTINATION ${TS_SYSTEMD_UNITDIR}/apache2.service.d RENAME tenant-sandbox.conf)
+# The same file for apache2@.service, Debian's multi-instance unit
+# (apache2@NAME with /etc/apache2-NAME): a drop-in of apache2.service does not
+# reach its instances, which would then answer every tenant request 503.
+foreach(ts_unit apache2.service apache2@.service)
+  install(FILES ${ts_pkg_bin}/apache2-systemd-tenant-sandbox.conf
+          DESTINATION ${TS_SYSTEMD_UNITDIR}/${ts_unit}.d RENAME tenant-sandbox.conf)
+endforeach()
 # Hosts without systemd (containers, apache2ctl as PID 1's child): the same
 # line for the admin to add to /etc/apache2/envvars; conditional on the
 # library, so it is harmless once the package is gone.
 install(FILES ${ts_pkg_bin}/apache2-envvars.snippet
         DESTINATION ${CMAKE_INSTALL_DATADIR}/tenant-sandbox)
+
+# ---- bash completion ---------------------------------------------------------
+# bash-completion loads completions/NAME on demand, the first time NAME is
+# completed (so nothing to register, and nothing left behind on removal).
+set(TS_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE PATH
+    "bash-completion's folder of on-demand completions")
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/bash-completion/tenant-sandbox DESTINATION ${TS_BASH_COMPLETION_DIR})
 
 # ---- /run/tenant-sandbox ---------------------------------------------------
 # root:www-data 0750 (DESIGN.md): the Apache parent (root) creates the state

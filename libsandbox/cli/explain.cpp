@@ -13,24 +13,27 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "policy_files.hpp"
 #include "tenant/address.hpp"
 #include "tenant/context.hpp"
 #include "tenant/path.hpp"
 #include "tenant/policy.hpp"
 
 namespace cli {
+
+const Command kExplain{
+    "explain",
+    "--policy POLICY --tenant ID (read|write|exec PATH | connect HOST:PORT)",
+    "show the decision libsandbox would make, and the rule behind it",
+    {{"policy", "POLICY", "the policy file or folder"}, {"tenant", "ID", "the tenant whose rules decide"}},
+    "  HOST: IPv4 address, [IPv6 address] or a name (every resolved address is explained);\n"
+    "  connect also takes a unix socket: an absolute path or @abstract-name\n"
+    "  exit: 0 allow, 1 deny, 2 usage or input error\n",
+};
+
 namespace {
 
-constexpr const char kUsage[] =
-    "usage: tenant-sandbox explain --policy POLICY --tenant ID (read|write|exec PATH | connect HOST:PORT)\n"
-    "  HOST: IPv4 address, [IPv6 address] or a name (every resolved address is explained);\n"
-    "  connect also takes a unix socket: an absolute path or @abstract-name\n";
-
-int usage(const char* why) {
-  if (why != nullptr) std::fprintf(stderr, "tenant-sandbox explain: %s\n", why);
-  std::fputs(kUsage, stderr);
-  return 2;
-}
+int usage(const char* why) { return usage_error(kExplain, why); }
 
 int print_decision(const tenant::TenantContext& ctx, const tenant::Decision& d, tenant::Need need,
                    const std::string& target) {
@@ -143,45 +146,21 @@ int explain_connect(const tenant::TenantContext& ctx, const std::string& arg) {
 }  // namespace
 
 int cmd_explain(int argc, char** argv) {
-  std::string policy_path;
-  std::string tenant_id;
-  bool have_tenant = false;
-  std::vector<std::string> rest;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if ((a == "--policy" || a == "--tenant") && i + 1 < argc) {
-      (a == "--policy" ? policy_path : tenant_id) = argv[++i];
-      have_tenant = have_tenant || a == "--tenant";
-    } else if (a.rfind("--policy=", 0) == 0) {
-      policy_path = a.substr(9);
-    } else if (a.rfind("--tenant=", 0) == 0) {
-      tenant_id = a.substr(9);
-      have_tenant = true;
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a.size() > 1 && a.front() == '-' && rest.empty()) {
-      return usage(("unknown option " + a).c_str());
-    } else {
-      rest.push_back(a);
-    }
-  }
+  Args args;
+  if (const int rc = parse(kExplain, argc, argv, &args); rc >= 0) return rc;
+  const std::string& policy_path = args.value("policy");
+  const std::string& tenant_id = args.value("tenant");
+  const std::vector<std::string>& rest = args.operands;
   if (policy_path.empty()) return usage("--policy is required");
-  if (!have_tenant) return usage("--tenant is required");
+  if (!args.has("tenant")) return usage("--tenant is required");
   if (rest.size() != 2) return usage("expected one of: read PATH, write PATH, exec PATH, connect HOST:PORT");
   const std::string& verb = rest[0];
   if (verb != "read" && verb != "write" && verb != "exec" && verb != "connect")
     return usage(("unknown operation \"" + verb + "\"").c_str());
 
-  auto loaded = tenant::Policy::load_file(policy_path);
+  auto loaded = tenant::Policy::load(policy_path);
   if (!loaded) {
-    for (const auto& e : loaded.error()) {
-      if (e.where.empty() || e.where == policy_path) {
-        std::fprintf(stderr, "%s: %s\n", policy_path.c_str(), e.what.c_str());
-      } else {
-        std::fprintf(stderr, "%s: %s: %s\n", policy_path.c_str(), e.where.c_str(), e.what.c_str());
-      }
-    }
+    print_errors(loaded.error());
     return 2;
   }
   auto ctx = tenant::TenantContext::create(*loaded.value(), tenant_id);

@@ -36,16 +36,24 @@
 #endif
 
 namespace cli {
-namespace {
 
-int usage() {
-  std::fputs("usage: tenant-sandbox run --policy POLICY --tenant ID [--no-kernel] -- COMMAND [ARG...]\n"
-             "  runs COMMAND as tenant ID: libsandbox preloaded, and the kernel layers (seccomp,\n"
-             "  Landlock, no capabilities) applied for the life of COMMAND and its children\n"
-             "  --no-kernel  LD_PRELOAD layer only (for tests of that layer alone; never for tenants)\n",
-             stderr);
-  return 2;
-}
+const Command kRun{
+    "run",
+    "--policy POLICY --tenant ID [--no-kernel] -- COMMAND [ARG...]",
+    "run COMMAND confined as tenant ID (cron jobs, CLI scripts)",
+    {{"policy", "POLICY", "the policy file or folder"},
+     {"tenant", "ID", "the tenant COMMAND runs as"},
+     // --no-kernel exists for the preload layer's own probes: with the
+     // kernel layers on, Landlock refuses most of what they check as well,
+     // so they would pass with the wrapper they test removed.
+     {"no-kernel", nullptr, "LD_PRELOAD layer only (for tests of that layer alone; never for tenants)"}},
+    "  libsandbox is preloaded, and the kernel layers (seccomp, Landlock, no capabilities)\n"
+    "  apply for the life of COMMAND and its children\n"
+    "  exit: COMMAND's status; 127 COMMAND cannot be executed; 2 usage or policy error\n",
+    /*stop_at_operand=*/true,
+};
+
+namespace {
 
 bool readable_file(const std::string& p) { return !p.empty() && ::access(p.c_str(), R_OK) == 0; }
 
@@ -166,34 +174,19 @@ bool apply_kernel_layers(const tenant::TenantContext& ctx, const std::string& co
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  const char* policy_path = nullptr;
-  const char* id = nullptr;
-  // --no-kernel exists for the preload layer's own probes: with the kernel
-  // layers on, Landlock refuses most of what they check as well, so they
-  // would pass with the wrapper they test removed.
-  bool kernel = true;
-  int i = 1;
-  for (; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--") {
-      ++i;
-      break;
-    }
-    if ((a == "--policy" || a == "--tenant") && i + 1 < argc) {
-      (a == "--policy" ? policy_path : id) = argv[++i];
-    } else if (a.rfind("--policy=", 0) == 0) {
-      policy_path = argv[i] + 9;
-    } else if (a.rfind("--tenant=", 0) == 0) {
-      id = argv[i] + 9;
-    } else if (a == "--no-kernel") {
-      kernel = false;
-    } else {
-      std::fprintf(stderr, "tenant-sandbox run: unexpected argument '%s'\n", argv[i]);
-      return usage();
-    }
-  }
-  if (policy_path == nullptr || id == nullptr || i >= argc) return usage();
-  char** command = argv + i;
+  Args args;
+  if (const int rc = parse(kRun, argc, argv, &args); rc >= 0) return rc;
+  if (!args.has("policy") || args.value("policy").empty()) return usage_error(kRun, "--policy POLICY is required");
+  if (!args.has("tenant")) return usage_error(kRun, "--tenant ID is required");
+  if (args.operands.empty()) return usage_error(kRun, "no COMMAND given (after --)");
+  // "--" keeps a COMMAND that happens to look like a typo of ours from
+  // being run by accident: `run --policy P --tenant x ls` is refused.
+  if (!args.double_dash) return usage_error(kRun, "unexpected argument '" + args.operands[0] + "': COMMAND must follow --");
+  const char* policy_path = args.value("policy").c_str();
+  const char* id = args.value("tenant").c_str();
+  const bool kernel = !args.has("no-kernel");
+  // The operands are argv's own strings, in order: exec them from there.
+  char** command = argv + (argc - static_cast<int>(args.operands.size()));
 
   auto policy = tenant::Policy::load_file(policy_path);
   if (!policy) {

@@ -20,15 +20,19 @@
 #include "tenant/status_report.hpp"
 
 namespace cli {
-namespace {
 
-constexpr const char kUsage[] =
-    "usage: tenant-sandbox status [--json] [--top N] [--tenant ID]\n"
+const Command kStatus{
+    "status",
+    "[--json] [--top N] [--tenant ID]",
+    "per-tenant requests in progress, connections and denials, from the shared state",
+    {{"json", nullptr, "the same document as the status page's ?json"},
+     {"top", "N", "only the N most active tenants, the rest summed as \"other\" (default: all)"},
+     {"tenant", "ID", "only this tenant's row"}},
     "  reads STATE_DIR (TENANT_SANDBOX_STATE_DIR, default /run/tenant-sandbox)\n"
-    "  --json      the same document as the status page's ?json\n"
-    "  --top N     only the N most active tenants, the rest summed as \"other\" (default: all)\n"
-    "  --tenant ID only this tenant's row\n"
-    "  exit status: 0 all tables read, 1 a table could not be read (named on stderr), 2 usage\n";
+    "  exit: 0 all tables read, 1 a table could not be read (named on stderr), 2 usage\n",
+};
+
+namespace {
 
 bool parse_count(const char* s, std::size_t& out) {
   if (s == nullptr || *s == '\0') return false;
@@ -42,28 +46,15 @@ bool parse_count(const char* s, std::size_t& out) {
 }  // namespace
 
 int cmd_status(int argc, char** argv) {
-  bool json = false;
+  Args args;
+  if (const int rc = parse(kStatus, argc, argv, &args); rc >= 0) return rc;
+  if (!args.operands.empty()) return usage_error(kStatus, "unexpected argument \"" + args.operands[0] + "\"");
+  const bool json = args.has("json");
   tenant::state::FormatOptions opts;
   opts.top = 0;  // the operator asked on the host: everything unless told
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--top" && i + 1 < argc) {
-      if (!parse_count(argv[++i], opts.top)) {
-        std::fprintf(stderr, "tenant-sandbox status: --top wants a number, got \"%s\"\n%s", argv[i], kUsage);
-        return 2;
-      }
-    } else if (a == "--tenant" && i + 1 < argc) {
-      opts.tenant = argv[++i];
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "tenant-sandbox status: unexpected argument \"%s\"\n%s", argv[i], kUsage);
-      return 2;
-    }
-  }
+  if (args.has("top") && !parse_count(args.value("top").c_str(), opts.top))
+    return usage_error(kStatus, "--top wants a number, got \"" + args.value("top") + "\"");
+  if (args.has("tenant")) opts.tenant = args.value("tenant");
 
   tenant::state::StatusSources src;
   src.state_dir = tenant::state::default_state_dir();

@@ -11,12 +11,18 @@
 // Every error is collected, not just the first, each with the JSON pointer
 // of the offending value. nlohmann keeps the last of duplicate object keys
 // silently, so duplicates are detected here from the parser's `key` events.
+//
+// A folder policy is the same model read from many files: _main.json as a
+// policy document, then every ID.json as tenant ID's RULES, in sorted order
+// so that the result (and the order of errors) never depends on readdir.
 #include "tenant/policy.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -104,6 +110,10 @@ class TenantTable {
   }
 
   void set_rules(Ref r, std::uint32_t rules) noexcept { std::memcpy(&arena_[r + 1], &rules, 4); }
+
+  bool ref_of(std::string_view id, Ref* out) const noexcept { return locate(id, hash(id), out); }
+  // Records are appended, so every record inserted later has a larger Ref.
+  Ref end() const noexcept { return static_cast<Ref>(arena_.size()); }
 
   template <class Fn>
   void for_each(Fn&& fn) const {
@@ -447,6 +457,9 @@ struct Policy::Impl {
   RuleSet defaults;
   std::vector<RuleSet> rules;
   TenantTable table;
+  std::string path;  // the file or folder it was loaded from
+  bool folder = false;
+  TenantTable::Ref main_end = 0;  // folder: records before it are _main.json's tenants
 };
 
 struct PolicyBuilder {
@@ -458,10 +471,11 @@ struct PolicyBuilder {
 namespace {
 
 // The streaming side: tracks where the parser is, detects duplicate keys,
-// and converts each tenant object as soon as it is complete.
+// and converts each tenant object as soon as it is complete. Without an
+// Impl (a RULES document on its own) it only detects duplicate keys.
 class Loader {
  public:
-  Loader(Policy::Impl& impl, ErrorSink& tenant_errs) : impl_(impl), errs_(tenant_errs) {}
+  Loader(Policy::Impl* impl, ErrorSink& tenant_errs) : impl_(impl), errs_(tenant_errs) {}
 
   bool on_event(json::parse_event_t ev, json& parsed) {
     switch (ev) {
@@ -512,7 +526,7 @@ class Loader {
 
   // The parser is directly inside the top-level "tenants" object.
   bool in_tenants() const noexcept {
-    return frames_.size() == 2 && frames_[0].object && frames_[1].object && frames_[0].key == "tenants";
+    return impl_ != nullptr && frames_.size() == 2 && frames_[0].object && frames_[1].object && frames_[0].key == "tenants";
   }
 
   std::string pointer(std::size_t depth) const {
@@ -536,7 +550,7 @@ class Loader {
       const char* problem = tenant_id_problem(k);
       if (problem[0] != '\0') {
         errs_.add(pointer(2), "invalid tenant id " + shown(k) + ": " + problem);
-      } else if (impl_.table.insert(k, &current_)) {
+      } else if (impl_->table.insert(k, &current_)) {
         have_current_ = true;
       } else {
         errs_.add(pointer(2), "duplicate tenant " + shown(k) + " (a JSON parser would silently keep only the last)");
@@ -576,15 +590,15 @@ class Loader {
     const Loc tenants = kDocument.child("tenants");
     convert_rules(obj, tenants.child(frames_[1].key), false, errs_, &rs);
     if (!keep) return;  // invalid or duplicate id: checked, not kept
-    impl_.table.set_rules(current_, static_cast<std::uint32_t>(impl_.rules.size()));
-    impl_.rules.push_back(std::move(rs));
+    impl_->table.set_rules(current_, static_cast<std::uint32_t>(impl_->rules.size()));
+    impl_->rules.push_back(std::move(rs));
   }
 
  public:
   ErrorSink dup_errors_;
 
  private:
-  Policy::Impl& impl_;
+  Policy::Impl* impl_;
   ErrorSink& errs_;
   std::vector<Frame> frames_;
   TenantTable::Ref current_ = 0;
@@ -651,28 +665,281 @@ std::string parse_error_text(const json::parse_error& e) {
 
 }  // namespace
 
+namespace {
+
+// One policy document into `impl`, tenants included. A syntax error is
+// reported alone (what follows it cannot be located); otherwise every error.
+Errors parse_document(std::string_view text, Policy::Impl& impl) {
+  ErrorSink tenant_errs;
+  Loader loader(&impl, tenant_errs);
+  json doc;
+  try {
+    doc = json::parse(
+        text.begin(), text.end(),
+        [&loader](int, json::parse_event_t ev, json& parsed) { return loader.on_event(ev, parsed); },
+        /*allow_exceptions=*/true, /*ignore_comments=*/false);
+  } catch (const json::parse_error& e) {
+    return Errors{Error{"", parse_error_text(e)}};
+  }
+  ErrorSink& errs = loader.dup_errors_;
+  check_top_level(doc, impl, errs);
+  Errors all = errs.take();
+  for (auto& e : tenant_errs.take()) all.push_back(std::move(e));
+  return all;
+}
+
+// One RULES object as a document of its own (a folder's tenant file).
+Errors parse_rules(std::string_view text, RuleSet* rs) {
+  ErrorSink unused;
+  Loader loader(nullptr, unused);
+  json doc;
+  try {
+    doc = json::parse(
+        text.begin(), text.end(),
+        [&loader](int, json::parse_event_t ev, json& parsed) { return loader.on_event(ev, parsed); },
+        /*allow_exceptions=*/true, /*ignore_comments=*/false);
+  } catch (const json::parse_error& e) {
+    return Errors{Error{"", parse_error_text(e)}};
+  }
+  ErrorSink& errs = loader.dup_errors_;
+  if (doc.is_object()) {
+    convert_rules(doc, kDocument, false, errs, rs);
+  } else {
+    errs.add("", std::string("expected an object of rules ({} for the defaults), got ") + doc.type_name());
+  }
+  return errs.take();
+}
+
+void finish(Policy::Impl& impl) {
+  if (!impl.defaults.own(RuleKey::Root) && impl.defaults.root.empty()) impl.defaults.root = impl.tenant_root;
+  for (RuleSet& rs : impl.rules) merge_defaults(impl.defaults, &rs);
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Reads an open file to its end; the error names `path`.
+std::optional<Error> read_all(int fd, const std::string& path, std::string* text) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) text->reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) return std::nullopt;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error{path, std::string("cannot read: ") + std::strerror(errno)};
+    }
+    text->append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+class FileErrorSink {
+ public:
+  void add(FileError e) {
+    if (errors_.size() < kMaxErrors) {
+      errors_.push_back(std::move(e));
+    } else {
+      ++dropped_;
+    }
+  }
+  void add_all(const std::string& file, Errors es) {
+    for (Error& e : es) add(FileError{file, std::move(e.where), std::move(e.what)});
+  }
+  bool empty() const noexcept { return errors_.empty(); }
+  FileErrors take() {
+    if (dropped_ != 0)
+      errors_.push_back({"", "", "... and " + std::to_string(dropped_) + " more errors not listed"});
+    return std::move(errors_);
+  }
+
+ private:
+  FileErrors errors_;
+  std::size_t dropped_ = 0;
+};
+
+// The names a folder policy is read from: hidden entries skipped (editors'
+// and `tenant add`'s temporary files start with '.'), the overlay applied,
+// sorted bytewise. False, with the reason in *why, when the folder cannot
+// be listed.
+bool folder_names(int dirfd, const FolderOverlay* overlay, std::vector<std::string>* names, std::string* why) {
+  const int fd = ::dup(dirfd);
+  DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
+  if (d == nullptr) {
+    *why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  ::rewinddir(d);  // the dup shares its offset with dirfd
+  errno = 0;
+  while (const dirent* de = ::readdir(d)) {
+    const std::string_view name = de->d_name;
+    if (name.front() == '.' || (overlay != nullptr && overlay->find(name) != overlay->end())) continue;
+    names->emplace_back(name);
+  }
+  const int err = errno;
+  ::closedir(d);
+  if (err != 0) {
+    *why = std::strerror(err);
+    return false;
+  }
+  if (overlay != nullptr)
+    for (const auto& [name, content] : *overlay)
+      if (content && !name.empty() && name.front() != '.') names->push_back(name);
+  std::sort(names->begin(), names->end());
+  return true;
+}
+
+// A tenant file's name is its id: "site-a.json" -> "site-a". Otherwise the
+// reason it is not one.
+std::string tenant_file_problem(std::string_view name, std::string_view* id) {
+  constexpr std::string_view kExt = ".json";
+  if (name.size() <= kExt.size() || name.substr(name.size() - kExt.size()) != kExt)
+    return "not a tenant file: expected ID.json, the tenant's id as the file name (files starting with '.' are skipped)";
+  *id = name.substr(0, name.size() - kExt.size());
+  const char* problem = tenant_id_problem(*id);
+  if (problem[0] != '\0') return "not a tenant file: " + shown(*id) + " is not a valid tenant id: " + problem;
+  return {};
+}
+
+struct Outcome {
+  std::shared_ptr<const Policy> policy;
+  bool folder = false;
+  std::optional<Error> io;  // a single file that could not be read
+  Errors parse;             // a single file's errors, as parse() reports them
+  FileErrors files;         // a folder's errors
+};
+
+void load_folder(int dirfd, const std::string& dir, const FolderOverlay* overlay, Outcome* out) {
+  out->folder = true;
+  const std::string prefix = dir.back() == '/' ? dir : dir + "/";
+  const std::string main_file = prefix + Policy::kFolderMainFile;
+  std::vector<std::string> names;
+  if (std::string why; !folder_names(dirfd, overlay, &names, &why)) {
+    out->files.push_back({dir, "", "cannot read the folder: " + why});
+    return;
+  }
+  // The content of `name`, from the overlay or the folder; false with an
+  // error recorded when it cannot be read.
+  FileErrorSink errs;
+  auto read_entry = [&](const std::string& name, const std::string& file, std::string* text) {
+    if (overlay != nullptr) {
+      if (auto it = overlay->find(name); it != overlay->end() && it->second) {
+        *text = *it->second;
+        return true;
+      }
+    }
+    // O_NONBLOCK: a FIFO dropped into the folder must not hang Apache's start.
+    FdCloser fd{::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    struct stat st {};
+    if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0) {
+      errs.add({file, "", std::string("cannot open: ") + std::strerror(errno)});
+      return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      errs.add({file, "", "not a regular file"});
+      return false;
+    }
+    if (auto e = read_all(fd.fd, file, text)) {
+      errs.add({file, "", e->what});
+      return false;
+    }
+    return true;
+  };
+
+  auto impl = std::make_unique<Policy::Impl>();
+  impl->path = dir;
+  impl->folder = true;
+  if (!std::binary_search(names.begin(), names.end(), Policy::kFolderMainFile)) {
+    errs.add({main_file, "",
+              "missing: a policy folder needs _main.json (version, tenant_root, unknown_tenants, defaults)"});
+  } else if (std::string text; read_entry(Policy::kFolderMainFile, main_file, &text)) {
+    errs.add_all(main_file, parse_document(text, *impl));
+  }
+  impl->main_end = impl->table.end();
+
+  for (const std::string& name : names) {
+    if (name == Policy::kFolderMainFile) continue;
+    const std::string file = prefix + name;
+    std::string_view id;
+    if (std::string problem = tenant_file_problem(name, &id); !problem.empty()) {
+      errs.add({file, "", std::move(problem)});
+      continue;
+    }
+    std::string text;
+    if (!read_entry(name, file, &text)) continue;
+    RuleSet rs;
+    Errors rule_errs = parse_rules(text, &rs);
+    const bool valid = rule_errs.empty();
+    errs.add_all(file, std::move(rule_errs));
+    TenantTable::Ref ref;
+    if (!impl->table.insert(id, &ref)) {
+      // File names are unique, so the other listing is in _main.json.
+      errs.add({file, "", "duplicate tenant " + shown(id) + ": also listed in " + main_file + " at /tenants/" +
+                              pointer_token(id)});
+      continue;
+    }
+    if (valid && rs.own_keys != 0) {
+      impl->table.set_rules(ref, static_cast<std::uint32_t>(impl->rules.size()));
+      impl->rules.push_back(std::move(rs));
+    }
+  }
+  if (!errs.empty()) {
+    out->files = errs.take();
+    return;
+  }
+  finish(*impl);
+  out->policy = PolicyBuilder::make(std::move(impl));
+}
+
+Outcome load_outcome(const std::string& path, const FolderOverlay* overlay) {
+  Outcome out;
+  try {
+    FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (fd.fd < 0) {
+      out.io = Error{path, std::string("cannot open: ") + std::strerror(errno)};
+      return out;
+    }
+    if (struct stat st {}; ::fstat(fd.fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+      load_folder(fd.fd, path, overlay, &out);
+      return out;
+    }
+    std::string text;
+    if ((out.io = read_all(fd.fd, path, &text))) return out;
+    auto impl = std::make_unique<Policy::Impl>();
+    impl->path = path;
+    out.parse = parse_document(text, *impl);
+    if (!out.parse.empty()) return out;
+    finish(*impl);
+    out.policy = PolicyBuilder::make(std::move(impl));
+  } catch (const std::bad_alloc&) {
+    out.policy.reset();
+    out.io = Error{path, "out of memory while loading the policy"};
+  } catch (const std::exception& e) {
+    out.policy.reset();
+    out.io = Error{path, std::string("cannot load the policy: ") + e.what()};
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FileError::str() const {
+  std::string s = file;
+  if (!pointer.empty()) s += (s.empty() ? "" : ": ") + pointer;
+  return s.empty() ? what : s + ": " + what;
+}
+
 Result<std::shared_ptr<const Policy>, Errors> Policy::parse(std::string_view json_text) {
   try {
     auto impl = std::make_unique<Impl>();
-    ErrorSink tenant_errs;
-    Loader loader(*impl, tenant_errs);
-    json doc;
-    try {
-      doc = json::parse(
-          json_text.begin(), json_text.end(),
-          [&loader](int, json::parse_event_t ev, json& parsed) { return loader.on_event(ev, parsed); },
-          /*allow_exceptions=*/true, /*ignore_comments=*/false);
-    } catch (const json::parse_error& e) {
-      return Errors{Error{"", parse_error_text(e)}};
-    }
-    ErrorSink& errs = loader.dup_errors_;
-    check_top_level(doc, *impl, errs);
-    Errors all = errs.take();
-    for (auto& e : tenant_errs.take()) all.push_back(std::move(e));
-    if (!all.empty()) return all;
-
-    if (!impl->defaults.own(RuleKey::Root) && impl->defaults.root.empty()) impl->defaults.root = impl->tenant_root;
-    for (RuleSet& rs : impl->rules) merge_defaults(impl->defaults, &rs);
+    Errors errs = parse_document(json_text, *impl);
+    if (!errs.empty()) return errs;
+    finish(*impl);
     return PolicyBuilder::make(std::move(impl));
   } catch (const std::bad_alloc&) {
     return Errors{Error{"", "out of memory while loading the policy"}};
@@ -684,29 +951,41 @@ Result<std::shared_ptr<const Policy>, Errors> Policy::parse(std::string_view jso
 }
 
 Result<std::shared_ptr<const Policy>, Errors> Policy::load_file(const std::string& path) {
-  std::string text;
   try {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Errors{Error{path, std::string("cannot open: ") + std::strerror(errno)}};
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) text.reserve(static_cast<std::size_t>(st.st_size));
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n == 0) break;
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        ::close(fd);
-        return Errors{Error{path, std::string("cannot read: ") + std::strerror(err)}};
-      }
-      text.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-  } catch (const std::bad_alloc&) {
-    return Errors{Error{path, "out of memory while reading"}};
+    Outcome o = load_outcome(path, nullptr);
+    if (o.policy) return o.policy;
+    if (o.io) return Errors{std::move(*o.io)};
+    if (!o.folder) return std::move(o.parse);
+    Errors out;
+    for (FileError& e : o.files)
+      out.push_back(Error{e.pointer.empty() ? std::move(e.file) : e.file + ": " + e.pointer, std::move(e.what)});
+    return out;
+  } catch (...) {
+    return Errors{Error{path, "out of memory while loading the policy"}};
   }
-  return parse(text);
+}
+
+Result<std::shared_ptr<const Policy>, FileErrors> Policy::load(const std::string& path, const FolderOverlay* overlay) {
+  try {
+    Outcome o = load_outcome(path, overlay);
+    if (o.policy) return o.policy;
+    if (o.io) return FileErrors{{path, "", std::move(o.io->what)}};
+    if (o.folder) return std::move(o.files);
+    FileErrors out;
+    for (Error& e : o.parse) out.push_back({path, std::move(e.where), std::move(e.what)});
+    return out;
+  } catch (...) {
+    return FileErrors{{path, "", "out of memory while loading the policy"}};
+  }
+}
+
+Errors Policy::check_rules(std::string_view json_text) {
+  try {
+    RuleSet rs;
+    return parse_rules(json_text, &rs);
+  } catch (const std::exception& e) {
+    return Errors{Error{"", std::string("cannot check the rules: ") + e.what()}};
+  }
 }
 
 Policy::Policy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -735,6 +1014,22 @@ void Policy::for_each_tenant(const std::function<void(std::string_view id, const
   impl_->table.for_each([&](std::string_view id, std::uint32_t r) {
     fn(id, r == TenantTable::kDefaults ? impl_->defaults : impl_->rules[r]);
   });
+}
+
+const std::string& Policy::path() const noexcept { return impl_->path; }
+bool Policy::is_folder() const noexcept { return impl_->folder; }
+
+std::string Policy::main_file() const {
+  if (!impl_->folder) return impl_->path;
+  return (impl_->path.back() == '/' ? impl_->path : impl_->path + "/") + kFolderMainFile;
+}
+
+Policy::Source Policy::source_of(std::string_view id) const {
+  TenantTable::Ref ref;
+  if (!is_valid_tenant_id(id) || !impl_->table.ref_of(id, &ref)) return {};
+  if (impl_->folder && ref >= impl_->main_end)
+    return {(impl_->path.back() == '/' ? impl_->path : impl_->path + "/") + std::string(id) + ".json", ""};
+  return {main_file(), "/tenants/" + pointer_token(id)};
 }
 
 }  // namespace tenant
