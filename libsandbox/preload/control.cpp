@@ -12,6 +12,7 @@
 // model).
 #include <link.h>
 #include <malloc.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -90,7 +91,7 @@ bool in_claimant(const void* return_address) noexcept {
 // handful of times per process life, so it is leaked there.
 struct PolicyHolder {
   std::shared_ptr<const tenant::Policy> policy;
-  struct stat file{};  // what was read: a load of the same unchanged file is not parsed again
+  std::uint64_t fingerprint = 0;  // what was read: a load of the same unchanged file is not parsed again
 };
 std::atomic<PolicyHolder*> g_policy{nullptr};
 // A tenant was set in this process at least once: from then on a reader may
@@ -99,10 +100,41 @@ std::atomic<PolicyHolder*> g_policy{nullptr};
 // restart with a large policy does not grow the parent by a policy each time.
 std::atomic<bool> g_tenant_ever_set{false};
 
-bool same_file(const struct stat& a, const struct stat& b) noexcept {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
-         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+std::uint64_t stat_hash(const struct stat& st) noexcept {
+  std::uint64_t h = 0;
+  for (const std::uint64_t v : {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                                static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_mtim.tv_sec),
+                                static_cast<std::uint64_t>(st.st_mtim.tv_nsec), static_cast<std::uint64_t>(st.st_ctim.tv_sec),
+                                static_cast<std::uint64_t>(st.st_ctim.tv_nsec)})
+    h = mix(h, v);
+  return h | 1;
+}
+
+// Identity of what a load would read: the file's inode, size and times, or
+// for a policy folder those of the folder and of every file in it (an edit
+// in place changes a file's times, a rename the folder's). 0: unknown.
+std::uint64_t fingerprint(const char* path) noexcept {
+  struct stat st{};
+  if (::stat(path, &st) != 0) return 0;
+  std::uint64_t h = stat_hash(st);
+  if (!S_ISDIR(st.st_mode)) return h;
+  DIR* d = ::opendir(path);
+  if (d == nullptr) return 0;
+  std::uint64_t entries = 0;
+  while (const dirent* e = ::readdir(d)) {
+    struct stat es{};
+    if (::fstatat(::dirfd(d), e->d_name, &es, 0) != 0) continue;
+    std::uint64_t eh = stat_hash(es);
+    for (const char* c = e->d_name; *c != '\0'; ++c) eh = mix(eh, static_cast<unsigned char>(*c));
+    entries += eh;  // order-independent: readdir's order is the folder's business
+  }
+  ::closedir(d);
+  return mix(h, entries) | 1;
 }
 
 char g_state_dir[4096] = "/run/tenant-sandbox";
@@ -368,10 +400,9 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
     // real) and the module loads the policy in each pass: the second finds
     // the same unchanged file and keeps what the first parsed. One parse per
     // start and per graceful restart (docs/design.md "one parse").
-    struct stat st{};
-    const bool have_stat = ::stat(path, &st) == 0;
+    const std::uint64_t print = sb::fingerprint(path);
     if (const sb::PolicyHolder* cur = sb::g_policy.load(std::memory_order_acquire);
-        have_stat && cur != nullptr && sb::same_file(cur->file, st)) {
+        print != 0 && cur != nullptr && cur->fingerprint == print) {
       sb::copy_error(err, errlen, "");
       return 0;
     }
@@ -386,8 +417,7 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
       sb::copy_error(err, errlen, text);
       return -EINVAL;
     }
-    auto* holder = new sb::PolicyHolder{std::move(loaded).value(), {}};
-    if (have_stat) holder->file = st;
+    auto* holder = new sb::PolicyHolder{std::move(loaded).value(), print};
     sb::PolicyHolder* old = nullptr;
     {
       std::lock_guard<std::mutex> lock(sb::g_control_mutex);
