@@ -18,13 +18,15 @@ PACKAGES=(
   # Debian package (cpack -G DEB): dpkg-shlibdeps computes Depends, file finds the ELF files
   dpkg-dev file
   # WordPress end-to-end test and `demo.sh --wordpress` (tests/e2e/test_wordpress.py):
-  # Debian's WordPress (its Depends bring php8.2-gd and php-getid3), PHP's
-  # MySQL driver (mysqli, which WordPress talks to the database with) and
-  # MariaDB, of which the test starts its own instance on a unix socket.
+  # Debian's WordPress (its Depends bring php8.2-gd and php-getid3), its
+  # default theme (only a Recommends: with no theme installed the front end
+  # is an empty page), PHP's MySQL driver (mysqli, which WordPress talks to
+  # the database with) and MariaDB, of which the test starts its own
+  # instance on a unix socket.
   # WordPress neither enables anything in /etc/apache2 nor starts a service;
   # MariaDB's postinst would start the packaged service (refused by the
   # policy-rc.d below) and enable it at boot (undone below).
-  wordpress php8.2-mysql mariadb-server
+  wordpress wordpress-theme-twentytwentythree php8.2-mysql mariadb-server
 )
 # Packages whose own service must stay off: enabled at boot by their
 # postinst, disabled again here when this script installed them (the tests
