@@ -18,6 +18,7 @@ run() { printf '$'; printf ' %q' "$@"; echo; "$@"; echo; }
 
 say "Building (cmake into build/demo)"
 build="$here/build/demo"
+mkdir -p "$build"   # a fresh clone has no build/ yet (the logs go next to it)
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_BUILD_TESTS=OFF \
       -DTS_BUILD_BENCH=OFF > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j"$(nproc)" --target sandbox mod_tenant_tag tenant-sandbox > "$build.build.log" 2>&1 ||
