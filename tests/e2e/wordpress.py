@@ -190,7 +190,12 @@ class MariaDB:
 
     def running(self):
         if not self.pid:
-            return False
+            # killed between starting mariadbd and saving its pid: its own pid file
+            try:
+                with open(self.pid_file) as fh:
+                    self.pid = int(fh.read().strip())
+            except (OSError, ValueError):
+                return False
         if self._proc is not None:
             return self._proc.poll() is None
         try:
