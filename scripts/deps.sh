@@ -17,7 +17,22 @@ PACKAGES=(
   wrk
   # Debian package (cpack -G DEB): dpkg-shlibdeps computes Depends, file finds the ELF files
   dpkg-dev file
+  # WordPress end-to-end test and `demo.sh --wordpress` (tests/e2e/test_wordpress.py):
+  # Debian's WordPress (its Depends bring php8.2-gd and php-getid3), its
+  # default theme (only a Recommends: with no theme installed the front end
+  # is an empty page), PHP's MySQL driver (mysqli, which WordPress talks to
+  # the database with) and MariaDB, of which the test starts its own
+  # instance on a unix socket.
+  # WordPress neither enables anything in /etc/apache2 nor starts a service;
+  # MariaDB's postinst would start the packaged service (refused by the
+  # policy-rc.d below) and enable it at boot (undone below).
+  wordpress wordpress-theme-twentytwentythree php8.2-mysql mariadb-server
 )
+# Packages whose own service must stay off: enabled at boot by their
+# postinst, disabled again here when this script installed them (the tests
+# and the demo start their own instances; the packaged one would only be a
+# stranger on /run/mysqld and port 3306).
+NO_SERVICE=(mariadb-server:mariadb)
 # The density benchmark (scripts/bench_density.sh) compares against per-site
 # PHP-FPM pools and mpm-itk. Their Debian packages enable confs/modules in
 # /etc/apache2 when installed (a2enconf php8.2-fpm, a2enmod mpm_itk); they are
@@ -39,6 +54,10 @@ missing_of() {  # prints the packages among "$@" that are not installed
   done
 }
 mapfile -t missing < <(missing_of "${PACKAGES[@]}")
+missing_no_service=()
+for ps in "${NO_SERVICE[@]}"; do
+  [[ -z $(missing_of "${ps%%:*}") ]] || missing_no_service+=("$ps")
+done
 mapfile -t missing_touching < <(missing_of "${APACHE_TOUCHING[@]}")
 ((${#missing[@]} + ${#missing_touching[@]} == 0)) && exit 0
 missing+=("${missing_touching[@]}")
@@ -65,6 +84,17 @@ apt_install() {
 : > /tmp/tenant-sandbox-apt.log
 mapfile -t missing_plain < <(missing_of "${PACKAGES[@]}")
 ((${#missing_plain[@]} == 0)) || apt_install "${missing_plain[@]}"
+for ps in "${missing_no_service[@]}"; do
+  pkg=${ps%%:*} svc=${ps#*:}
+  [[ -z $(missing_of "$pkg") ]] || continue
+  # SysV links (update-rc.d) and the systemd unit's wants link
+  if [[ -x /etc/init.d/$svc ]]; then update-rc.d "$svc" disable >/dev/null 2>&1 || true; fi
+  if command -v deb-systemd-helper >/dev/null; then
+    deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+  fi
+  if [[ -d /run/systemd/system ]]; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+  echo "deps.sh: $pkg installed with its $svc service disabled (not started: policy-rc.d)"
+done
 
 # Snapshot of the enabled-links (name -> target) before the packages that
 # touch them, then: links they added are removed, links they removed or
