@@ -123,6 +123,17 @@ static int tt_stopping(const process_rec *proc)
     return 0;
 }
 
+/* libsandbox's denial lines for a request, into Apache's own log for it
+ * (sandbox_set_log_sink): ErrorLogFormat, the vhost's ErrorLog, piped
+ * loggers and [client ...] apply (libsandbox writes vhost= itself, from
+ * sandbox_set_request_context). Deny lines at error, audit lines at warn,
+ * so both pass Apache's default LogLevel. */
+static void tt_log_sink(void *ctx, int audit, const char *line, size_t len)
+{
+    ap_log_rerror(APLOG_MARK, audit ? APLOG_WARNING : APLOG_ERR, 0, (request_rec *)ctx, APLOGNO(10990)
+                  "%.*s", (int)len, line);
+}
+
 /* Every AccessFileName any server uses (sandbox_server_config.access_files). */
 static const char *tt_access_files(server_rec *s, apr_pool_t *p)
 {
@@ -242,6 +253,10 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
             return OK;
         }
     }
+    if ((rc = api->sandbox_set_log_sink(tt_log_sink)) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10927)
+                     "sandbox_set_log_sink failed (%d): denial lines go to the main ErrorLog "
+                     "in libsandbox's own form", rc);
     /* The server's facts for libsandbox: the shared tables are opened here,
      * in the root parent, so every worker inherits them. */
     api->sandbox_kernel_support(support, sizeof(support));
@@ -517,6 +532,7 @@ static int tt_post_read_request(request_rec *r)
     st->c = r->connection;
     st->s = r->server;
     ap_set_module_config(r->request_config, &tenant_tag_module, st);
+    (void)api->sandbox_set_request_context(r, r->server->server_hostname);  /* lines into its log */
     tt_audit_request_set(r, st, conf);  /* tt_audit.c: TenantSandbox Audit */
     /* Registered before any handler's cleanup, so it runs after them (LIFO):
      * mod_php's own r->pool cleanup still runs as the tenant. */

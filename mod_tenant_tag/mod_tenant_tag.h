@@ -34,6 +34,8 @@
  *   10921 request: tenant set (trace1)
  *   10922 TenantMap txt: invalid tenant id in the map value (request time)
  *   10924 cannot pin the module with RTLD_NODELETE
+ *   10927 start-up: the log sink could not be registered
+ *   10990 request: a libsandbox denial or audit line (tenant-sandbox: deny ...)
  *   10925 request: the tag of an earlier request of this thread (pipelining,
  *         write completion elsewhere) cleared before this one (debug)
  *   10936 request: the request ended in another thread and this thread's tag

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tenant/wire.hpp"
 #include "commands.hpp"
 #include "kernel_confine.hpp"
 #include "tenant/context.hpp"
@@ -219,10 +220,9 @@ int cmd_run(int argc, char** argv) {
 
   // libsandbox's own variables; everything else is passed on unchanged.
   const std::string json = ctx.value()->to_policy_json();
-  const char* state = std::getenv("TENANT_SANDBOX_STATE_DIR");
-  if (::setenv("TENANT_SANDBOX_TENANT", id, 1) != 0 ||
-      ::setenv("TENANT_SANDBOX_POLICY_JSON", json.c_str(), 1) != 0 ||
-      ::setenv("TENANT_SANDBOX_STATE_DIR", state != nullptr && state[0] == '/' ? state : "/run/tenant-sandbox", 1) != 0 ||
+  namespace wire = tenant::wire;
+  if (::setenv(wire::kEnvTenant, id, 1) != 0 || ::setenv(wire::kEnvPolicyJson, json.c_str(), 1) != 0 ||
+      ::setenv(wire::kEnvStateDir, wire::state_dir_from_env(), 1) != 0 ||
       ::setenv("LD_PRELOAD", library.c_str(), 1) != 0) {
     std::perror("tenant-sandbox run: setenv");
     return 2;
@@ -232,7 +232,7 @@ int cmd_run(int argc, char** argv) {
   // After the policy is known and right before exec; nothing runs between
   // the confinement and the exec below.
   const std::string resolved = resolve_command(command[0]);
-  if (kernel && !apply_kernel_layers(*ctx.value(), resolved, library, std::getenv("TENANT_SANDBOX_STATE_DIR")))
+  if (kernel && !apply_kernel_layers(*ctx.value(), resolved, library, tenant::wire::state_dir_from_env()))
     return 2;
   // ---------------------------------------------------------------------------
 

@@ -75,6 +75,23 @@ int sandbox_set_request_info(const char *request_id, int flags);
  * letter or digit), else a static text saying what is wrong. Any caller. */
 const char *sandbox_tenant_id_problem(const char *id);
 
+/* Denial lines through the server's own log. The module registers a sink
+ * once, in the parent before any request (inherited by the workers), and
+ * hands libsandbox each request's handle (its request_rec) right after
+ * setting the tenant: libsandbox then calls sink(request_ctx, audit, line,
+ * len) with the line (tenant-sandbox: deny tenant=... op=... target=...
+ * errno=... rule=... request=..., no newline) instead of writing it to
+ * stderr, so Apache's ErrorLogFormat, the vhost's ErrorLog, piped loggers
+ * and the client address apply. Lines of processes a tenant started, and of
+ * threads without the handle, still go to stderr, in the form of Apache's
+ * default ErrorLogFormat. sandbox_clear_tenant drops the handle. Claimant
+ * only. */
+typedef void (*sandbox_log_sink)(void *request_ctx, int audit, const char *line, size_t len);
+int sandbox_set_log_sink(sandbox_log_sink sink);
+/* vhost (may be NULL): the request's server name, written as vhost=NAME in
+ * its lines (at most 128 printable characters without space or quotes). */
+int sandbox_set_request_context(void *request_ctx, const char *vhost);  /* -EINVAL: no tenant set here */
+
 /* Flags of the calling thread's tenant, or -ENOENT when none is set. Any
  * caller (it only describes the caller's own thread). */
 #define SANDBOX_TENANT_AUDIT 1 /* policy "mode": "audit", or SANDBOX_REQUEST_AUDIT */

@@ -28,6 +28,7 @@
 #include "tenant/context.hpp"
 #include "tenant/policy.hpp"
 #include "tenant/tenant_id.hpp"
+#include "tenant/wire.hpp"
 #include "tenant_sandbox.h"
 
 namespace sb {
@@ -137,7 +138,7 @@ std::uint64_t fingerprint(const char* path) noexcept {
   return mix(h, entries) | 1;
 }
 
-char g_state_dir[4096] = "/run/tenant-sandbox";
+char g_state_dir[4096] = "/run/tenant-sandbox";  // tenant::wire::kDefaultStateDir
 
 void log_line(const char* what, const char* detail) noexcept {
   char line[512];
@@ -203,7 +204,7 @@ namespace {
 // a tenant starts never see the operator's value (ChildEnv drops every
 // TENANT_SANDBOX_ variable) and run with the default.
 void read_log_budget() noexcept {
-  const char* v = ::getenv("TENANT_SANDBOX_LOG_BUDGET");
+  const char* v = ::getenv(tenant::wire::kEnvLogBudget);
   if (v == nullptr) return;
   char* end = nullptr;
   const unsigned long lines = std::strtoul(v, &end, 10);
@@ -220,11 +221,10 @@ void read_log_budget() noexcept {
 // Runs in the library constructor, before main and before any tenant code.
 void control_init() noexcept {
   InternalScope internal;
-  if (const char* dir = ::getenv("TENANT_SANDBOX_STATE_DIR"); dir != nullptr && dir[0] == '/')
-    std::snprintf(g_state_dir, sizeof g_state_dir, "%s", dir);
+  std::snprintf(g_state_dir, sizeof g_state_dir, "%s", tenant::wire::state_dir_from_env());
   read_log_budget();
 
-  const char* id = ::getenv("TENANT_SANDBOX_TENANT");
+  const char* id = ::getenv(tenant::wire::kEnvTenant);
   if (id == nullptr) {
     net::adopt_inherited();
     return;
@@ -235,7 +235,7 @@ void control_init() noexcept {
   ActiveTenant* t = nullptr;
   const char* problem = nullptr;
   try {
-    const char* json = ::getenv("TENANT_SANDBOX_POLICY_JSON");
+    const char* json = ::getenv(tenant::wire::kEnvPolicyJson);
     std::string_view sid;
     if (!read_id(id, sid)) {
       problem = "TENANT_SANDBOX_TENANT is not a valid tenant id";
@@ -264,7 +264,7 @@ void control_init() noexcept {
     t->locked = true;
     // Started by a request: its lines carry that request's id too. (Audit
     // needs nothing here: ChildEnv wrote "mode": "audit" into the policy.)
-    if (const char* rid = ::getenv("TENANT_SANDBOX_REQUEST_ID"); rid != nullptr) (void)set_request_id(*t, rid);
+    if (const char* rid = ::getenv(tenant::wire::kEnvRequestId); rid != nullptr) (void)set_request_id(*t, rid);
   }
   g_process_tenant.store(t, std::memory_order_release);
   g_supervised.store(true, std::memory_order_release);
@@ -341,6 +341,9 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_clear_te
     std::string_view id;
     if (!sb::read_id(tenant_id, id) || id != t->ctx->id()) return -EINVAL;
   }
+  // The request's handle goes first: a thread of the request still holding
+  // this ActiveTenant must not log into a request that is ending.
+  t->log_ctx.store(nullptr, std::memory_order_release);
   // The thread is free of the tenant before the net part cleans up after it,
   // so that cleanup's own calls are not judged by the tenant's rules.
   t_state.tenant = nullptr;
@@ -438,3 +441,35 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_load_pol
   }
 }
 
+
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_log_sink(sandbox_log_sink sink) {
+  const void* caller = __builtin_return_address(0);
+  if (!sb::claimant_call(caller)) return -EPERM;
+  sb::set_log_sink(sink);
+  return 0;
+}
+
+extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_request_context(void* request_ctx,
+                                                                                             const char* vhost) {
+  const void* caller = __builtin_return_address(0);
+  if (!sb::claimant_call(caller)) return -EPERM;
+  sb::ActiveTenant* t = t_state.tenant;
+  if (t == nullptr || t == sb::g_deny_all) return -EINVAL;
+  if (vhost != nullptr) {
+    // Written into the line unquoted: printable, no space, no quote.
+    const std::size_t n = ::strnlen(vhost, sb::ActiveTenant::kMaxVhost + 1);
+    bool ok = n > 0 && n <= sb::ActiveTenant::kMaxVhost;
+    for (std::size_t i = 0; ok && i < n; ++i) {
+      const auto c = static_cast<unsigned char>(vhost[i]);
+      ok = c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if (ok) {
+      std::memcpy(t->vhost, vhost, n);
+      t->vhost[n] = '\0';
+      t->vhost_len.store(static_cast<std::uint8_t>(n), std::memory_order_release);
+    }
+  }
+  t->log_pid = sb::process_pid();
+  t->log_ctx.store(request_ctx, std::memory_order_release);
+  return 0;
+}

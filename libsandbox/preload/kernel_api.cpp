@@ -25,6 +25,7 @@
 #include "internal.hpp"
 #include "kernel_confine.hpp"
 #include "proc_common.hpp"
+#include "tenant/wire.hpp"
 #include "tenant_sandbox.h"
 
 namespace sb::kernel_glue {
@@ -160,7 +161,7 @@ int worker_start(char* report, std::size_t len) noexcept {
     // TENANT_SANDBOX_CONFINED_THREADS bound threads per worker (default 16;
     // 0 = a fresh thread per request), plus one spare per filter variant.
     k::PoolOptions po;
-    if (const char* n = std::getenv("TENANT_SANDBOX_CONFINED_THREADS"); n != nullptr && *n != '\0') {
+    if (const char* n = std::getenv(tenant::wire::kEnvConfinedThreads); n != nullptr && *n != '\0') {
       char* end = nullptr;
       const long v = std::strtol(n, &end, 10);
       if (end != nullptr && *end == '\0' && v >= 0 && v <= 1024) po.max_threads = static_cast<std::size_t>(v);

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "tenant/wire.hpp"
 #include "internal.hpp"
 #include "proc_common.hpp"
 
@@ -245,20 +246,20 @@ ChildEnv::ChildEnv(const ActiveTenant& t, char* const* envp) {
     while (envp[n] != nullptr) ++n;
   own_.reserve(5);
   own_.push_back(std::string("LD_PRELOAD=") + library_path());
-  own_.push_back(std::string("TENANT_SANDBOX_TENANT=") + std::string(t.ctx->id()));
+  own_.push_back(std::string(tenant::wire::kEnvTenant) + "=" + std::string(t.ctx->id()));
   // A request of a `TenantSandbox Audit` vhost (sandbox_set_request_info):
   // its children stay audit, and their lines name the same request.
-  own_.push_back(std::string("TENANT_SANDBOX_POLICY_JSON=") + t.ctx->to_policy_json(t.request_audit()));
-  own_.push_back(std::string("TENANT_SANDBOX_STATE_DIR=") + state_dir());
+  own_.push_back(std::string(tenant::wire::kEnvPolicyJson) + "=" + t.ctx->to_policy_json(t.request_audit()));
+  own_.push_back(std::string(tenant::wire::kEnvStateDir) + "=" + state_dir());
   if (const std::size_t idlen = t.request_id_len.load(std::memory_order_acquire); idlen != 0)
-    own_.push_back(std::string("TENANT_SANDBOX_REQUEST_ID=") + std::string(t.request_id, idlen));
+    own_.push_back(std::string(tenant::wire::kEnvRequestId) + "=" + std::string(t.request_id, idlen));
   ptrs_.reserve(n + own_.size() + 1);
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view e(envp[i]);
     // Every loader variable (LD_PRELOAD additions, LD_AUDIT, LD_LIBRARY_PATH,
     // LD_BIND_*, ...) the tenant set would let its own code into the child
     // ahead of or around libsandbox (THREATS 6: putenv LD_PRELOAD + mail()).
-    if (starts_with(e, "LD_") || starts_with(e, "TENANT_SANDBOX_")) continue;
+    if (starts_with(e, "LD_") || starts_with(e, tenant::wire::kEnvPrefix)) continue;
     ptrs_.push_back(envp[i]);
   }
   for (std::string& s : own_) ptrs_.push_back(s.data());

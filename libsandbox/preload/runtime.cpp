@@ -11,6 +11,7 @@
 #include "fdtable.hpp"
 #include "internal.hpp"
 #include "tenant/tenant_id.hpp"
+#include "tenant/wire.hpp"
 
 namespace sb {
 
@@ -74,38 +75,6 @@ std::uint64_t fnv1a(std::uint64_t h, std::string_view s) noexcept {
     h *= 1099511628211ull;
   }
   return h ^ 0xff;  // separator, so ("ab","c") != ("a","bc")
-}
-
-// Appends `s` quoted: printable ASCII as is, '"' and '\\' escaped, anything
-// else as \xNN, so a hostile file name cannot forge or split a log line.
-std::size_t append_quoted(char* out, std::size_t pos, std::size_t cap, std::string_view s) noexcept {
-  static const char hex[] = "0123456789abcdef";
-  auto put = [&](char c) {
-    if (pos + 1 < cap) out[pos++] = c;
-  };
-  put('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (pos + 8 >= cap) {
-      put('.'), put('.'), put('.');
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      put('\\'), put(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      put('\\'), put('x'), put(hex[c >> 4]), put(hex[c & 15]);
-    } else {
-      put(static_cast<char>(c));
-    }
-  }
-  put('"');
-  return pos;
-}
-
-std::size_t append(char* out, std::size_t pos, std::size_t cap, std::string_view s) noexcept {
-  for (char c : s)
-    if (pos + 1 < cap) out[pos++] = c;
-  return pos;
 }
 
 }  // namespace
@@ -218,49 +187,112 @@ BudgetSlot* budget_slot(std::uint64_t key, std::string_view id, std::uint64_t wi
   return nullptr;
 }
 
-void write_summary(std::string_view id, bool audit, std::uint64_t n) noexcept {
-  char line[160];
+// ---- where a line goes -------------------------------------------------------
+// In a worker, the module's sink (sandbox_set_log_sink): Apache's own log
+// for the request (ap_log_rerror: ErrorLogFormat, the vhost's ErrorLog,
+// piped loggers, the client address). Elsewhere -- a process a tenant
+// started, `tenant-sandbox run`, a thread without the request's context --
+// fd 2 (Apache's main ErrorLog in a worker's children) in the same form
+// Apache's default ErrorLogFormat gives a line:
+//   [Wed Dec 02 18:03:29.292579 2026] [tenant_sandbox:error] [pid 7690:tid 7690] tenant-sandbox: deny ...
+std::atomic<sandbox_log_sink> g_sink{nullptr};
+std::atomic<pid_t> g_pid{0};     // this process (refreshed after fork: atfork)
+long g_utc_offset = 0;           // local time, as at load (children load afresh)
+
+void note_pid() noexcept { g_pid.store(static_cast<pid_t>(::syscall(SYS_getpid)), std::memory_order_relaxed); }
+
+struct LineBuf {
+  char buf[1200];
   std::size_t pos = 0;
-  const std::size_t cap = sizeof line - 1;
-  pos = append(line, pos, cap, audit ? "tenant-sandbox: audit tenant=" : "tenant-sandbox: deny tenant=");
-  pos = append(line, pos, cap, id);
-  pos = append(line, pos, cap, " suppressed=");
-  char num[24];
-  std::size_t d = 0;
-  do {
-    num[d++] = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n != 0);
-  while (d != 0 && pos + 1 < cap) line[pos++] = num[--d];
-  pos = append(line, pos, cap, " window=");
-  std::uint32_t w = g_budget_window;
-  d = 0;
-  do {
-    num[d++] = static_cast<char>('0' + w % 10);
-    w /= 10;
-  } while (w != 0);
-  while (d != 0 && pos + 1 < cap) line[pos++] = num[--d];
-  pos = append(line, pos, cap, "s");
-  line[pos++] = '\n';
-  (void)!::write(2, line, pos);
+  void add(const char* s, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n && pos + 1 < sizeof buf; ++i) buf[pos++] = s[i];
+  }
+  void add(const char* s) noexcept { add(s, std::strlen(s)); }
+  void num(std::uint64_t v, int width = 0) noexcept {
+    char d[24];
+    int n = 0;
+    do {
+      d[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0 && n < 23);
+    while (n < width && n < 23) d[n++] = '0';
+    while (n > 0 && pos + 1 < sizeof buf) buf[pos++] = d[--n];
+  }
+};
+
+// Apache's error-log time stamp: "Wed Dec 02 18:03:29.292579 2026".
+void add_time(LineBuf& b) noexcept {
+  static const char* const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  // gmtime_r of a shifted clock: localtime_r may read a zone file named by
+  // an environment a tenant changed (TZ); the offset was taken at load.
+  const time_t local = ts.tv_sec + g_utc_offset;
+  tm t{};
+  ::gmtime_r(&local, &t);
+  b.add(days[t.tm_wday % 7]);
+  b.add(" ");
+  b.add(months[t.tm_mon % 12]);
+  b.add(" ");
+  b.num(static_cast<std::uint64_t>(t.tm_mday), 2);
+  b.add(" ");
+  b.num(static_cast<std::uint64_t>(t.tm_hour), 2);
+  b.add(":");
+  b.num(static_cast<std::uint64_t>(t.tm_min), 2);
+  b.add(":");
+  b.num(static_cast<std::uint64_t>(t.tm_sec), 2);
+  b.add(".");
+  b.num(static_cast<std::uint64_t>(ts.tv_nsec / 1000), 6);
+  b.add(" ");
+  b.num(static_cast<std::uint64_t>(t.tm_year + 1900));
 }
 
-void flush_slot(BudgetSlot& s, std::string_view id) noexcept {
+void emit_line(const ActiveTenant* t, bool audit, const char* line, std::size_t len) noexcept {
+  const sandbox_log_sink sink = g_sink.load(std::memory_order_acquire);
+  void* ctx = t != nullptr ? t->log_ctx.load(std::memory_order_acquire) : nullptr;
+  if (sink != nullptr && ctx != nullptr && t->log_pid == g_pid.load(std::memory_order_relaxed)) {
+    InternalScope internal;  // Apache's logging is not the tenant's work
+    sink(ctx, audit ? 1 : 0, line, len);
+    return;
+  }
+  LineBuf b;
+  b.add("[");
+  add_time(b);
+  b.add(audit ? "] [tenant_sandbox:warn] [pid " : "] [tenant_sandbox:error] [pid ");
+  b.num(static_cast<std::uint64_t>(g_pid.load(std::memory_order_relaxed)));
+  b.add(":tid ");
+  b.num(static_cast<std::uint64_t>(::syscall(SYS_gettid)));
+  b.add("] ");
+  b.add(line, len);
+  b.buf[b.pos++] = '\n';  // LineBuf::add keeps one byte free
+  (void)!::write(2, b.buf, b.pos);
+}
+
+void write_summary(const ActiveTenant* t, std::string_view id, bool audit, std::uint64_t n) noexcept {
+  char line[200];
+  const std::size_t len = tenant::wire::format_suppressed(line, sizeof line, id, audit, n, g_budget_window);
+  emit_line(t, audit, line, len);
+}
+
+void flush_slot(const ActiveTenant* t, BudgetSlot& s, std::string_view id) noexcept {
   for (int kind = 0; kind < 2; ++kind)
     if (const std::uint64_t n = s.suppressed[kind].exchange(0, std::memory_order_acq_rel); n != 0)
-      write_summary(id, kind == 1, n);
+      write_summary(t, id, kind == 1, n);
 }
 
 // true: write the line. Rolls the tenant's window first (writing the
 // summary of the one that ended), then spends one line of the budget.
-bool within_budget(std::uint64_t key, std::string_view id, bool audit, std::uint64_t now) noexcept {
+bool within_budget(const ActiveTenant* t, std::uint64_t key, std::string_view id, bool audit,
+                   std::uint64_t now) noexcept {
   const std::uint64_t window = now / g_budget_window;
   BudgetSlot* s = budget_slot(key, id, window);
   if (s == nullptr) return true;
   std::uint64_t w = s->window.load(std::memory_order_acquire);
   if (w != window && s->window.compare_exchange_strong(w, window, std::memory_order_acq_rel)) {
     s->written.store(0, std::memory_order_relaxed);
-    flush_slot(*s, id);
+    flush_slot(t, *s, id);
   }
   if (s->written.fetch_add(1, std::memory_order_relaxed) < g_line_budget) return true;
   s->suppressed[audit ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
@@ -273,7 +305,7 @@ bool within_budget(std::uint64_t key, std::string_view id, bool audit, std::uint
 __attribute__((destructor)) void flush_budgets_at_exit() noexcept {
   ErrnoKeeper keep;
   for (BudgetSlot& s : g_budget)
-    if (s.key.load(std::memory_order_acquire) != 0) flush_slot(s, s.id);
+    if (s.key.load(std::memory_order_acquire) != 0) flush_slot(nullptr, s, s.id);
 }
 
 }  // namespace
@@ -305,37 +337,31 @@ bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::strin
     return !audit;
   slot.key.store(h, std::memory_order_relaxed);
   slot.stamp.store(now, std::memory_order_relaxed);
-  if (!within_budget(tenant_key, t.ctx->id(), audit, now)) return !audit;
+  if (!within_budget(&t, tenant_key, t.ctx->id(), audit, now)) return !audit;
 
-  char line[1024];
-  std::size_t pos = 0;
-  const std::size_t cap = sizeof line - 1;  // room for '\n'
-  pos = append(line, pos, cap, audit ? "tenant-sandbox: audit tenant=" : "tenant-sandbox: deny tenant=");
-  pos = append(line, pos, cap, t.ctx->id());
-  pos = append(line, pos, cap, " op=");
-  pos = append(line, pos, cap, op);
-  pos = append(line, pos, cap, " need=");
-  pos = append(line, pos, cap, tenant::need_name(need));
-  pos = append(line, pos, cap, " target=");
-  pos = append_quoted(line, pos, cap - 200, target);
-  pos = append(line, pos, cap, " errno=");
+  tenant::wire::Denial d;
+  d.audit = audit;
+  d.tenant = t.ctx->id();
+  d.op = op;
+  d.need = tenant::need_name(need);
+  d.target = target;
   const char* ename = ::strerrorname_np(err);
-  pos = append(line, pos, cap, ename != nullptr ? ename : "?");
-  if (why != nullptr) {
-    pos = append(line, pos, cap, " rule=");
-    pos = append_quoted(line, pos, cap - 100, why);
-  }
+  d.err = ename != nullptr ? ename : "?";
+  if (why != nullptr) d.rule = why;
   // The request's UNIQUE_ID (mod_unique_id), so a line can be joined with
   // the access log's %{UNIQUE_ID}e. Validated printable when it was set.
-  if (const std::size_t n = t.request_id_len.load(std::memory_order_acquire); n != 0) {
-    pos = append(line, pos, cap, " request=");
-    pos = append(line, pos, cap, std::string_view(t.request_id, n));
-  }
-  if (audit) pos = append(line, pos, cap, " (audit mode: allowed)");
-  line[pos++] = '\n';
-  (void)!::write(2, line, pos);
+  if (const std::size_t n = t.request_id_len.load(std::memory_order_acquire); n != 0)
+    d.request = std::string_view(t.request_id, n);
+  if (const std::size_t n = t.vhost_len.load(std::memory_order_acquire); n != 0) d.vhost = std::string_view(t.vhost, n);
+  char line[1024];
+  const std::size_t len = tenant::wire::format_denial(line, sizeof line, d);
+  emit_line(&t, audit, line, len);
   return !audit;
 }
+
+void set_log_sink(sandbox_log_sink sink) noexcept { g_sink.store(sink, std::memory_order_release); }
+
+pid_t process_pid() noexcept { return g_pid.load(std::memory_order_relaxed); }
 
 namespace {
 // Runs before main in the main thread (and lazily from the first wrapper if
@@ -343,6 +369,13 @@ namespace {
 // a System thread, and let a process started by a tenant lock itself to it.
 __attribute__((constructor)) void libsandbox_init() noexcept {
   (void)real();
+  note_pid();
+  ::pthread_atfork(nullptr, nullptr, note_pid);
+  {
+    const time_t now = ::time(nullptr);
+    tm lt{};
+    if (::localtime_r(&now, &lt) != nullptr) g_utc_offset = lt.tm_gmtoff;
+  }
   if (::syscall(SYS_gettid) == ::getpid()) t_state.kind = ThreadKind::System;
   if (g_deny_all == nullptr) g_deny_all = make_active(tenant::TenantContext::deny_all());
   control_init();

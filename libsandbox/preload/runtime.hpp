@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "decls.hpp"
+#include "tenant_sandbox.h"
 #include "tenant/context.hpp"
 
 namespace sb {
@@ -61,6 +62,15 @@ struct ActiveTenant {
   std::atomic<std::uint8_t> request_id_len{0};  // 0: no id
   char request_id[kMaxRequestId + 1] = {};
   bool request_audit() const noexcept { return (request_flags.load(std::memory_order_acquire) & 1u) != 0; }
+  // sandbox_set_request_context: the module's handle of the request (its
+  // request_rec), passed back to the log sink so that denial lines go to
+  // Apache's own log for that request; only in the process that set it
+  // (log_pid), and dropped by sandbox_clear_tenant.
+  std::atomic<void*> log_ctx{nullptr};
+  pid_t log_pid = 0;
+  static constexpr std::size_t kMaxVhost = 128;
+  std::atomic<std::uint8_t> vhost_len{0};  // 0: none
+  char vhost[kMaxVhost + 1] = {};
 };
 ActiveTenant* make_active(std::unique_ptr<const tenant::TenantContext> ctx) noexcept;
 void retain(ActiveTenant* t) noexcept;
@@ -133,6 +143,11 @@ class ErrnoKeeper {
 // allocates, never blocks; `tenant-sandbox learn` parses these lines.
 bool refuse(const ActiveTenant& t, const char* op, tenant::Need need, std::string_view target,
             int err, const char* why = nullptr) noexcept;
+
+// The module's log sink (sandbox_set_log_sink); and this process's pid,
+// cached (getpid is a system call; refreshed in a forked child by atfork).
+void set_log_sink(sandbox_log_sink sink) noexcept;
+pid_t process_pid() noexcept;
 
 // Sets errno and returns -1: `return sb::fail(EACCES);`
 inline int fail(int err) noexcept {

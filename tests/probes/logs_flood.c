@@ -70,13 +70,24 @@ int main(int argc, char **argv) {
   if (!f) return PROBE_END();
   char line[2048];
   long a_lines = 0, b_lines = 0, suppressed = 0, summaries = 0, other = 0;
+  long unprefixed = 0;
   while (fgets(line, sizeof line, f)) {
     long n = 0;
-    if (strncmp(line, "tenant-sandbox: deny tenant=site-a op=", 38) == 0) ++a_lines;
-    else if (strncmp(line, "tenant-sandbox: deny tenant=site-b op=", 38) == 0) ++b_lines;
-    else if (sscanf(line, "tenant-sandbox: deny tenant=site-a suppressed=%ld window=10s", &n) == 1) suppressed += n, ++summaries;
+    /* Apache's default ErrorLogFormat in front (a process without the
+     * module's log sink writes it itself): [time] [tenant_sandbox:error] [pid P:tid T] */
+    const char *msg = strstr(line, "] tenant-sandbox: ");
+    if (line[0] != '[' || !strstr(line, "] [tenant_sandbox:error] [pid ") || !msg) {
+      ++unprefixed;
+      ++other;
+      continue;
+    }
+    msg += 2;
+    if (strncmp(msg, "tenant-sandbox: deny tenant=site-a op=", 38) == 0) ++a_lines;
+    else if (strncmp(msg, "tenant-sandbox: deny tenant=site-b op=", 38) == 0) ++b_lines;
+    else if (sscanf(msg, "tenant-sandbox: deny tenant=site-a suppressed=%ld window=10s", &n) == 1) suppressed += n, ++summaries;
     else ++other;
   }
+  EXPECT_OK("every line in Apache's error-log form", unprefixed == 0);
   fclose(f);
   printf("# site-a lines %ld, summaries %ld (suppressed %ld), site-b lines %ld, other %ld, windows %ld\n", a_lines,
          summaries, suppressed, b_lines, other, windows);

@@ -13,64 +13,12 @@
 #include "tenant/address.hpp"
 #include "tenant/context.hpp"
 #include "tenant/path.hpp"
+#include "tenant/wire.hpp"
 
 namespace tenant::learn {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-// ---- parsing ----------------------------------------------------------------
-
-// Reads `"..."` as refuse() wrote it (append_quoted): \" \\ and \xNN.
-bool read_quoted(std::string_view s, std::size_t& pos, std::string& out) {
-  if (pos >= s.size() || s[pos] != '"') return false;
-  ++pos;
-  out.clear();
-  while (pos < s.size()) {
-    char c = s[pos++];
-    if (c == '"') return true;
-    if (c != '\\') {
-      out.push_back(c);
-      continue;
-    }
-    if (pos >= s.size()) return false;
-    c = s[pos++];
-    if (c == 'x') {
-      if (pos + 2 > s.size()) return false;
-      auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        return -1;
-      };
-      const int hi = hex(s[pos]), lo = hex(s[pos + 1]);
-      if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      pos += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return false;  // unterminated (or truncated with "...")
-}
-
-// key=value where value runs to the next space.
-bool read_word(std::string_view s, std::size_t& pos, std::string_view key, std::string& out) {
-  if (s.substr(pos, key.size()) != key) return false;
-  pos += key.size();
-  const std::size_t end = std::min(s.find(' ', pos), s.size());
-  out.assign(s.substr(pos, end - pos));
-  pos = end;
-  return !out.empty();
-}
-
-bool skip_space(std::string_view s, std::size_t& pos) {
-  if (pos < s.size() && s[pos] == ' ') {
-    ++pos;
-    return true;
-  }
-  return pos >= s.size();
-}
 
 // ---- paths ------------------------------------------------------------------
 
@@ -140,49 +88,17 @@ Result<ojson> parse_doc(std::string_view text) {
 // ---- parse_line ---------------------------------------------------------------
 
 LineKind parse_line(std::string_view line, LogLine& out, std::string& problem) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-  std::size_t at = line.find("tenant-sandbox: ");
-  if (at == std::string_view::npos) return LineKind::Other;
-  std::size_t pos = at + std::strlen("tenant-sandbox: ");
-  out = LogLine{};
-  if (line.substr(pos, 5) == "deny ") {
-    pos += 5;
-  } else if (line.substr(pos, 6) == "audit ") {
-    out.audit = true;
-    pos += 6;
-  } else {
-    return LineKind::Other;  // "fatal: ...", start-up messages
+  wire::ParsedDenial d;
+  const wire::LineKind k = wire::parse_denial(line, d, problem);
+  out = LogLine{d.audit, std::move(d.tenant), std::move(d.op), std::move(d.need), std::move(d.target),
+                std::move(d.err), std::move(d.rule), std::move(d.request)};
+  switch (k) {
+    case wire::LineKind::Entry: return LineKind::Entry;
+    case wire::LineKind::Summary: return LineKind::Summary;
+    case wire::LineKind::Malformed: return LineKind::Malformed;
+    case wire::LineKind::Other: break;
   }
-  if (!read_word(line, pos, "tenant=", out.tenant)) return LineKind::Other;
-  if (line.substr(pos, 12) == " suppressed=") return LineKind::Summary;
-  auto bad = [&](const char* why) {
-    problem = why;
-    return LineKind::Malformed;
-  };
-  if (!skip_space(line, pos) || !read_word(line, pos, "op=", out.op)) return bad("no op= after tenant=");
-  if (!skip_space(line, pos) || !read_word(line, pos, "need=", out.need)) return bad("no need= after op=");
-  static const char* const needs[] = {"stat", "read", "write", "exec", "connect", "send", "bind"};
-  if (std::find_if(std::begin(needs), std::end(needs), [&](const char* n) { return out.need == n; }) ==
-      std::end(needs))
-    return bad("need= is not stat|read|write|exec|connect|send|bind");
-  if (!skip_space(line, pos) || line.substr(pos, 7) != "target=") return bad("no target= after need=");
-  pos += 7;
-  if (!read_quoted(line, pos, out.target)) return bad("target is not a complete quoted string (truncated line?)");
-  if (!skip_space(line, pos) || !read_word(line, pos, "errno=", out.err)) return bad("no errno= after target=");
-  while (pos < line.size()) {
-    if (!skip_space(line, pos)) return bad("unexpected text after errno=");
-    if (line.substr(pos, 5) == "rule=") {
-      pos += 5;
-      if (!read_quoted(line, pos, out.rule)) return bad("rule is not a complete quoted string");
-    } else if (line.substr(pos, 8) == "request=") {
-      read_word(line, pos, "request=", out.request);
-    } else if (line.substr(pos) == "(audit mode: allowed)") {
-      break;
-    } else {
-      return bad("unexpected text after errno=");
-    }
-  }
-  return LineKind::Entry;
+  return LineKind::Other;
 }
 
 // ---- host -----------------------------------------------------------------------

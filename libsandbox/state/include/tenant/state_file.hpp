@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "tenant/wire.hpp"
 
 namespace tenant::state {
 
@@ -54,10 +55,7 @@ inline SysCalls libc_calls() noexcept { return SysCalls{::mkdir, ::open, ::opena
 
 // STATE_DIR as the environment protocol defines it (module, CLI, tests;
 // libsandbox keeps its own copy, taken at load).
-inline const char* default_state_dir() noexcept {
-  const char* d = std::getenv("TENANT_SANDBOX_STATE_DIR");
-  return d != nullptr && d[0] != '\0' ? d : "/run/tenant-sandbox";
-}
+inline const char* default_state_dir() noexcept { return tenant::wire::state_dir_from_env(); }
 
 enum class OpenMode {
   ReadWrite,  // create the folder and the file when missing, grow the file to `size`
