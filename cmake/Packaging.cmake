@@ -64,8 +64,8 @@ set(TS_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/bash-completion/tenant-sandbox DESTINATION ${TS_BASH_COMPLETION_DIR})
 
 # ---- /run/tenant-sandbox ---------------------------------------------------
-# root:www-data 0750 (DESIGN.md): the Apache parent (root) creates the state
-# files, the workers (www-data) open them through the group.
+# root:www-data 3770 (docs/design.md): any process of Apache's group may
+# create a missing table, the workers open them through the group.
 install(FILES ${ts_pkg_src}/tenant-sandbox.tmpfiles
         DESTINATION ${TS_TMPFILES_DIR} RENAME tenant-sandbox.conf)
 

@@ -39,6 +39,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "unixd.h"
 #include "util_filter.h"
 
 #include <apr_strings.h>
@@ -268,7 +269,17 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                                    support, confined, sandboxed);
     cfg.access_files = tt_access_files(s, ptemp);
     cfg.first_start = tt_first_start();
+    cfg.worker_uid = (int)ap_unixd_config.user_id;
+    cfg.worker_gid = (int)ap_unixd_config.group_id;
     rc = api->sandbox_server_start(&cfg, err, sizeof(err));
+    if (rc == -EACCES) {
+        /* A tenant's child could not load libsandbox and would run free:
+         * refuse to start (a restart keeps serving: the exec wrappers
+         * refuse each such start and say why). */
+        ap_log_error(APLOG_MARK, tt_first_start() ? APLOG_EMERG : APLOG_ERR, 0, s, APLOGNO(10928)
+                     "%s", err);
+        return tt_first_start() ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    }
     if (rc != 0 || err[0])
         ap_log_error(APLOG_MARK, rc ? APLOG_ERR : APLOG_WARNING, 0, s, APLOGNO(10950)
                      "shared state under STATE_DIR: %s (%d): tenants with max_requests are "

@@ -35,6 +35,7 @@
  *   10922 TenantMap txt: invalid tenant id in the map value (request time)
  *   10924 cannot pin the module with RTLD_NODELETE
  *   10927 start-up: the log sink could not be registered
+ *   10928 start-up: libsandbox.so is not readable by Apache's user -> start refused
  *   10990 request: a libsandbox denial or audit line (tenant-sandbox: deny ...)
  *   10925 request: the tag of an earlier request of this thread (pipelining,
  *         write completion elsewhere) cleared before this one (debug)

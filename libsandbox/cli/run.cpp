@@ -14,6 +14,7 @@
 // COMMAND itself (and its #! interpreter). So COMMAND and everything it
 // starts stay confined even through raw system calls and static binaries.
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tenant/budget_map.hpp"
+#include "tenant/state_file.hpp"
 #include "tenant/wire.hpp"
 #include "commands.hpp"
 #include "kernel_confine.hpp"
@@ -226,6 +229,35 @@ int cmd_run(int argc, char** argv) {
       ::setenv("LD_PRELOAD", library.c_str(), 1) != 0) {
     std::perror("tenant-sandbox run: setenv");
     return 2;
+  }
+
+  // The shared tables the command's libsandbox opens (the connection
+  // budget), made or repaired here while this process is still free to: the
+  // kernel layer's ruleset lets the command write inside the state folder,
+  // not create it next to it. Best effort: on failure the command's
+  // libsandbox says what is wrong and fails closed.
+  {
+    char err[512];
+    if (::geteuid() == 0) {
+      tenant::state::repair_state(wire::state_dir_from_env(), tenant::state::libc_calls());
+      // Root runs the command as itself, but the kernel layer takes its
+      // capabilities (no DAC override left): the tables are opened through
+      // their group, like every worker's, so root joins it.
+      const gid_t g = tenant::state::state_group();
+      gid_t groups[64];
+      const int n = ::getgroups(63, groups);
+      bool member = g == ::getegid();
+      for (int i = 0; i < n && !member; ++i) member = groups[i] == g;
+      if (!member && n >= 0) {
+        groups[n] = g;
+        (void)!::setgroups(static_cast<std::size_t>(n) + 1, groups);
+      }
+    }
+    void* m = tenant::state::map_state_file(wire::state_dir_from_env(), "budget",
+                                            sizeof(tenant::state::budget_layout::Map),
+                                            tenant::state::OpenMode::ReadWrite, tenant::state::libc_calls(), err,
+                                            sizeof err);
+    tenant::state::unmap_state_file(m, sizeof(tenant::state::budget_layout::Map));
   }
 
   // ---- KERNEL CONFINEMENT CALL SITE ----------------------------------------

@@ -122,6 +122,14 @@ struct sandbox_server_config {
      * tenant request 403/500 (AH00529). */
     const char *access_files;
     int first_start;          /* 1 at the first start: slots of processes that are gone are freed */
+    /* Apache's User and Group (-1: unknown). The state folder and tables get
+     * this group. And libsandbox.so must be readable by them: a program a
+     * tenant starts loads it afresh as that user, and a loader that cannot
+     * read it runs the program without it -- sandbox_server_start checks
+     * and returns -EACCES (err says why and the fix); the exec wrappers
+     * refuse such a start as well. */
+    int worker_uid;
+    int worker_gid;
 };
 int sandbox_server_start(const struct sandbox_server_config *cfg, char *err, size_t errlen);
 

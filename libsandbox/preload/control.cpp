@@ -221,6 +221,7 @@ void read_log_budget() noexcept {
 // Runs in the library constructor, before main and before any tenant code.
 void control_init() noexcept {
   InternalScope internal;
+  proc::record_limits_at_load();
   std::snprintf(g_state_dir, sizeof g_state_dir, "%s", tenant::wire::state_dir_from_env());
   read_log_budget();
 

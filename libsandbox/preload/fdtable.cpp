@@ -5,6 +5,9 @@
 // untracked descriptor pays a single load.
 #include "fdtable.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include <array>
 #include <atomic>
 
@@ -88,6 +91,25 @@ void unmark_internal(int fd) noexcept {
 }
 
 bool is_internal(int fd) noexcept { return (entry(fd) & kInternal) != 0; }
+
+int keep_internal(int fd) noexcept {
+  if (fd < 0) return fd;
+  ErrnoKeeper keep;
+  rlimit lim{};
+  int floor = 768;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+    floor = static_cast<int>(lim.rlim_cur - lim.rlim_cur / 4);
+  if (floor > kMaxFd - 1024) floor = kMaxFd - 1024;
+  if (fd < floor) {
+    const int high = SB_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+    if (high >= 0) {
+      SB_REAL(close)(fd);
+      fd = high;
+    }
+  }
+  mark_internal(fd);
+  return fd;
+}
 
 void set_counted(int fd, std::uint64_t ino) noexcept {
   if (!tracked(fd)) return;

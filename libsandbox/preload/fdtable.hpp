@@ -13,6 +13,13 @@ namespace sb::fds {
 void note_opened(int fd, const ActiveTenant* t) noexcept;
 // libsandbox's own descriptor: protected from close/dup2/close_range.
 void mark_internal(int fd) noexcept;
+// A descriptor libsandbox keeps open (an area root, the sock_diag socket)
+// moved out of the way, to the upper quarter of RLIMIT_NOFILE, and marked
+// internal: programs pick low numbers themselves (a shell's `exec 3<>...`
+// first saves whatever fd 3 is, and may not dup one of ours), so ours must
+// not sit there. Returns the descriptor to use (the original when it could
+// not be moved); the caller's fd is closed when it was.
+int keep_internal(int fd) noexcept;
 void unmark_internal(int fd) noexcept;
 bool is_internal(int fd) noexcept;
 

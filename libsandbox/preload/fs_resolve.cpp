@@ -60,9 +60,9 @@ int area_root(ActiveTenant& t, int i) noexcept {
   InternalScope internal;
   const auto& area = t.ctx->areas()[static_cast<std::size_t>(i)];
   // No O_DIRECTORY: an area may be a single file.
-  const int nfd = SB_REAL(open)(area.path.c_str(), O_PATH | O_CLOEXEC);
+  int nfd = SB_REAL(open)(area.path.c_str(), O_PATH | O_CLOEXEC);
   if (nfd < 0) return -errno;
-  fds::mark_internal(nfd);
+  nfd = fds::keep_internal(nfd);
   int expected = -1;
   if (!slot.compare_exchange_strong(expected, nfd, std::memory_order_acq_rel)) {
     fds::unmark_internal(nfd);

@@ -119,9 +119,8 @@ void prepare_diag() noexcept {
     fds::unmark_internal(old);
     SB_REAL(close)(old);
   }
-  const int fd = open_diag();
+  const int fd = fds::keep_internal(open_diag());
   if (fd < 0) return;
-  fds::mark_internal(fd);
   g_diag_pid.store(me, std::memory_order_release);
   g_diag_fd.store(fd, std::memory_order_release);
 }

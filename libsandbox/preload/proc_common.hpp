@@ -76,5 +76,8 @@ class ChildEnv {
 
 // Closes out.fd if open.
 void close_program(CheckedProgram& p) noexcept;
+// At load, before any tenant code: the resource limits a child's loader must
+// not find lowered (proc_exec.cpp, preload_problem).
+void record_limits_at_load() noexcept;
 
 }  // namespace sb::proc

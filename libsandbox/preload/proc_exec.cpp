@@ -11,7 +11,9 @@
 //   - or a #! script whose interpreter is such an ELF program.
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -61,6 +63,16 @@ void inspect(int fd, Inspection& out) noexcept {
   if ((st.st_mode & (S_ISUID | S_ISGID)) != 0) {
     out.problem = "set-uid/set-gid program: the loader ignores LD_PRELOAD, the child would run unconfined";
     return;
+  }
+  // File capabilities put the program in secure-execution mode as well
+  // (AT_SECURE: the loader ignores LD_PRELOAD with a slash in it).
+  {
+    InternalScope internal;
+    ErrnoKeeper keep;
+    if (::fgetxattr(fd, "security.capability", nullptr, 0) > 0) {
+      out.problem = "program with file capabilities: the loader ignores LD_PRELOAD, the child would run unconfined";
+      return;
+    }
   }
   unsigned char head[256];
   const ssize_t n = ::pread(fd, head, sizeof head, 0);
@@ -123,12 +135,57 @@ void inspect(int fd, Inspection& out) noexcept {
   out.problem = "statically linked program (no PT_INTERP): it ignores LD_PRELOAD";
 }
 
+// Resource limits as they were when libsandbox loaded (before any tenant
+// code). A child inherits the limits of the process that execs it, and a
+// loader that runs out of address space, data or descriptors while mapping
+// the preload prints "cannot be preloaded ... ignored" and runs the program
+// without it (THREATS 29).
+constexpr int kLimits[] = {RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_NOFILE};
+constexpr const char* kLimitNames[] = {"RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_NOFILE"};
+rlim_t g_limits_at_load[4] = {RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY};
+
+// Why a child started now could not load libsandbox, or null. The loader
+// of the child runs with this process's ids and limits (set-uid programs
+// are refused by inspect()), so what this process sees is what it will see.
+const char* preload_problem(char* buf, std::size_t len) noexcept {
+  InternalScope internal;
+  ErrnoKeeper keep;
+  const char* lib = library_path();
+  if (lib == nullptr || lib[0] != '/') return "the path of libsandbox.so is not known: the child could not preload it";
+  if (SB_REAL(faccessat)(AT_FDCWD, lib, R_OK, AT_EACCESS) != 0) {
+    std::snprintf(buf, len,
+                  "%s is not readable by uid %u (a folder on its path is not searchable, or the file not "
+                  "readable): the child would run without libsandbox; install it in a folder every user can read",
+                  lib, static_cast<unsigned>(::geteuid()));
+    return buf;
+  }
+  for (std::size_t i = 0; i < 4; ++i) {
+    rlimit now{};
+    if (::getrlimit(kLimits[i], &now) == 0 && now.rlim_cur < g_limits_at_load[i]) {
+      std::snprintf(buf, len,
+                    "%s was lowered since the process started (%llu < %llu): the child's loader could fail to "
+                    "map libsandbox and run it without the sandbox",
+                    kLimitNames[i], static_cast<unsigned long long>(now.rlim_cur),
+                    static_cast<unsigned long long>(g_limits_at_load[i]));
+      return buf;
+    }
+  }
+  return nullptr;
+}
+
 int open_program(const char* path, bool nofollow) noexcept {
   InternalScope internal;
   return SB_REAL(open)(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
 }
 
 }  // namespace
+
+void record_limits_at_load() noexcept {
+  for (std::size_t i = 0; i < 4; ++i) {
+    rlimit now{};
+    if (::getrlimit(kLimits[i], &now) == 0) g_limits_at_load[i] = now.rlim_cur;
+  }
+}
 
 void close_program(CheckedProgram& p) noexcept {
   if (p.fd >= 0) {
@@ -185,6 +242,8 @@ int check_program(ActiveTenant& t, const char* op, int dirfd, const char* path, 
       what.problem = "#! interpreter would not load libsandbox (static, set-uid, foreign or nested script)";
     out.script = true;
   }
+  char why[512];
+  if (what.problem == nullptr) what.problem = preload_problem(why, sizeof why);
   if (what.problem != nullptr && deny(t, op, abs, what.problem)) {
     ErrnoKeeper keep;
     InternalScope internal;

@@ -9,7 +9,10 @@
 // Every entry point is noinline and checks its caller with
 // __builtin_return_address(0) against the claimant (control.cpp), like
 // set/clear: tenant code (PHP FFI, an extension) gets -EPERM.
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +48,38 @@ char g_requests_err[200] = "not opened yet";
 // What the status page says about the policy in force.
 const tenant::Policy* g_policy_seen = nullptr;
 std::int64_t g_policy_loaded_at = 0;
+
+// Can uid/gid read this library? Asked of the kernel by a child that takes
+// those ids (the only answer that covers every folder's mode, ACLs and
+// mounts): the Apache parent is root here, the workers will not be.
+bool library_readable_by(uid_t uid, gid_t gid, char* why, std::size_t len) noexcept {
+  const char* lib = sb::library_path();
+  if (lib == nullptr || lib[0] != '/') {
+    std::snprintf(why, len, "the path of libsandbox.so is not known");
+    return false;
+  }
+  if (::geteuid() != 0) return true;  // not the root parent: nothing to switch to
+  const pid_t pid = SB_REAL(fork)();
+  if (pid < 0) return true;  // cannot tell: the exec wrappers check again
+  if (pid == 0) {
+    const gid_t groups[1] = {gid};
+    if (::setgroups(1, groups) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) SB_REAL(_exit)(2);
+    const int fd = SB_REAL(open)(lib, O_RDONLY | O_CLOEXEC);
+    SB_REAL(_exit)(fd >= 0 ? 0 : 1);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+    std::snprintf(why, len,
+                  "%s is not readable by Apache's user (uid %u gid %u): every program a tenant starts would run "
+                  "without libsandbox; install it in a folder every user can read (the package's "
+                  "/usr/lib/x86_64-linux-gnu/tenant-sandbox, or chmod o+rx each folder on its path)",
+                  lib, static_cast<unsigned>(uid), static_cast<unsigned>(gid));
+    return false;
+  }
+  return true;
+}
 
 st::SysCalls real_calls() noexcept {
   // ::read is not interposed; the others are our own wrappers.
@@ -105,7 +140,10 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_server_s
   try {
     sb::InternalScope internal;
     std::string problems;
+    const bool have_ids = cfg->size >= offsetof(sandbox_server_config, worker_gid) + sizeof(int);
+    if (have_ids && cfg->worker_gid >= 0) tenant::state::set_state_group(static_cast<gid_t>(cfg->worker_gid));
     tenant::set_access_file_names(cfg->access_files != nullptr ? cfg->access_files : ".htaccess");
+    tenant::state::repair_state(sb::proc::state_dir(), sb::server::real_calls());
     // The tables every worker shares, mapped here in the root parent so
     // they are inherited after the workers drop privileges.
     if (!sb::server::open_requests()) {
@@ -133,6 +171,14 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_server_s
     } else {
       if (!problems.empty()) problems += "; ";
       problems += std::string("denial counters (") + sb::proc::state_dir() + "/denials) cannot be mapped";
+    }
+    if (have_ids && cfg->worker_uid >= 0 && cfg->worker_gid >= 0) {
+      char why[512];
+      if (!sb::server::library_readable_by(static_cast<uid_t>(cfg->worker_uid), static_cast<gid_t>(cfg->worker_gid),
+                                           why, sizeof why)) {
+        sb::server::put(err, errlen, why);
+        return -EACCES;
+      }
     }
     sb::server::put(err, errlen, problems.c_str());
     return 0;

@@ -160,9 +160,9 @@ dpkg -L "$PKG" | grep -qx "$LIB" || fail "dpkg -L does not list $LIB"
 for c in /etc/tenant-sandbox/policy.json /etc/apache2/mods-available/tenant_tag.load /etc/apache2/mods-available/tenant_tag.conf; do
   grep -qx "$c" "/var/lib/dpkg/info/$PKG.conffiles" || fail "$c is not a conffile"
 done
-[[ $(stat -c '%U:%G %a' /run/tenant-sandbox) == "root:www-data 750" ]] ||
-  fail "/run/tenant-sandbox is $(stat -c '%U:%G %a' /run/tenant-sandbox), want root:www-data 750"
-grep -q '^d /run/tenant-sandbox 0750 root www-data' /usr/lib/tmpfiles.d/tenant-sandbox.conf || fail "tmpfiles line"
+[[ $(stat -c '%U:%G %a' /run/tenant-sandbox) == "root:www-data 3770" ]] ||
+  fail "/run/tenant-sandbox is $(stat -c '%U:%G %a' /run/tenant-sandbox), want root:www-data 3770"
+grep -q '^d /run/tenant-sandbox 3770 root www-data' /usr/lib/tmpfiles.d/tenant-sandbox.conf || fail "tmpfiles line"
 grep -qx "Environment=LD_PRELOAD=$LIB" "$DROPIN" || fail "drop-in does not preload $LIB"
 grep -q "^LoadModule tenant_tag_module $MODULE\$" /etc/apache2/mods-available/tenant_tag.load || fail "tenant_tag.load"
 [[ -e /etc/apache2/mods-enabled/tenant_tag.load ]] && fail "a fresh install must not enable the module"
@@ -273,7 +273,7 @@ stop_instance "$INST"
 
 # The state the module and libsandbox made in the package's folder (request
 # counts, connection budget) is for root and www-data only (DESIGN.md).
-[[ $(stat -c '%U:%G %a' /run/tenant-sandbox) == "root:www-data 750" ]] || fail "/run/tenant-sandbox changed by apache2"
+[[ $(stat -c '%U:%G %a' /run/tenant-sandbox) == "root:www-data 3770" ]] || fail "/run/tenant-sandbox changed by apache2"
 leaky=$(find /run/tenant-sandbox -mindepth 1 -perm /o=rwx)
 [[ -z $leaky ]] || fail "state files others can access: $leaky"
 

@@ -6,6 +6,7 @@
  * close of libsandbox's own. Without the wrappers the 5th connect succeeds
  * and every denial below is missing. */
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -68,9 +69,16 @@ int main(int argc, char **argv) {
     EXPECT_OK("F_DUPFD own pipe", (d = fcntl(pp[0], F_DUPFD_CLOEXEC, 20)) >= 20);
     close(d), close(pp[0]), close(pp[1]);
     int internal = -1;
-    for (int fd = 3; fd < 1024 && internal < 0; ++fd)
-      if (!was_open[fd] && fd != own && fcntl(fd, F_GETFD) >= 0) internal = fd;
+    /* libsandbox keeps its own descriptors in the upper quarter of
+     * RLIMIT_NOFILE (below 64512), out of the way of the low numbers programs
+     * pick themselves (a shell's exec 3<>...). */
+    struct rlimit nl;
+    long top = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &nl) == 0 && nl.rlim_cur != RLIM_INFINITY && (long)nl.rlim_cur < top) top = (long)nl.rlim_cur;
+    for (int fd = 3; fd < top && internal < 0; ++fd)
+      if ((fd >= 1024 || !was_open[fd]) && fd != own && fcntl(fd, F_GETFD) >= 0) internal = fd;
     EXPECT_OK("libsandbox holds an area descriptor", internal >= 0);
+    EXPECT_OK("... above the numbers programs use", internal >= 64);
     if (internal >= 0) {
       EXPECT_ERRNO("close libsandbox's descriptor", EBADF, close(internal) < 0);
       EXPECT_ERRNO("dup2 over libsandbox's descriptor", EBADF, dup2(own, internal) < 0);

@@ -156,11 +156,13 @@ TEST_CASE("state_file: refuses folders and files another user could swap, naming
     struct stat s {};
     CHECK(::stat(d.sub("t").c_str(), &s) != 0);
   }
-  SECTION("a missing folder is created 0750") {
+  SECTION("a missing folder is created 3770: the group may create tables, nobody else may enter") {
     CHECK(map_error(d.sub("state"), "t") == "");
     struct stat s {};
     REQUIRE(::stat(d.sub("state").c_str(), &s) == 0);
-    CHECK((s.st_mode & 0777) == 0750);
+    CHECK((s.st_mode & 07777) == 03770);
+    REQUIRE(::stat(d.sub("state/t").c_str(), &s) == 0);
+    CHECK((s.st_mode & 07777) == 0660);
   }
 }
 

@@ -155,6 +155,16 @@ case 'proc_open':
     if (is_resource($p)) { $r = stream_get_contents($pipes[1]); fclose($pipes[1]); proc_close($p); }
     $out['ok'] = strpos($r, 'exec-worked') !== false;
     break;
+case 'setrlimit_cat':
+    // Lower the worker's own limit (PHP's posix_setrlimit), then start a
+    // listed program: its loader must never run it without libsandbox.
+    $out['setrlimit'] = @posix_setrlimit(POSIX_RLIMIT_AS, (int)($_GET['bytes'] ?? 33554432), (int)($_GET['bytes'] ?? 33554432));
+    $p = proc_open(['/bin/cat', $arg], [1 => ['pipe', 'w']], $pipes);
+    $r = '';
+    if (is_resource($p)) { $r = stream_get_contents($pipes[1]); fclose($pipes[1]); $out['status'] = proc_close($p); }
+    $out['data'] = $r;
+    $out['ok'] = $r !== '';
+    break;
 case 'proc_cat':
     // A permitted program run through proc_open's pipes: it must work, and
     // it runs as the same tenant (reading $arg must follow the tenant's rules).

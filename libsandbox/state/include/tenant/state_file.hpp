@@ -6,17 +6,27 @@
 // requests in progress (requests), denial counters (denials). Whoever can
 // swap or write one of them can lift another tenant's limits or lock it out,
 // so every open goes through the same checks:
-//   - the folder must be an absolute path; it is created 0750 when missing;
-//     opened O_DIRECTORY|O_NOFOLLOW; refused when world-writable (/tmp
-//     itself) or owned by anybody but root or the calling user;
+//   - the folder must be an absolute path; opened O_DIRECTORY|O_NOFOLLOW;
+//     refused when world-writable (/tmp itself) or owned by anybody but
+//     root or the calling user;
 //   - the file is opened beneath that folder fd, O_NOFOLLOW|O_CLOEXEC, must
 //     be a regular file with one link (no hard link to a file elsewhere)
-//     and give nothing to "other" (0660 or stricter); a file this call creates
-//     gets mode 0660 and, when created by root, the folder's group (which
-//     the operator sets to Apache's), so workers that dropped privileges
-//     and their children can open it;
+//     and give nothing to "other" (0660 or stricter);
 //   - it is mapped MAP_SHARED; the fd is closed again (the mapping stays).
-// Every refusal comes back as a message naming the path and what is wrong.
+// Every refusal comes back as a message naming the path, what is wrong and
+// the fix.
+//
+// Who may create what, whatever process comes first (THREATS 29): the
+// folder is root:<state group> mode 3770 -- the state group is Apache's
+// (the parent passes it; other processes take TENANT_SANDBOX_STATE_GROUP,
+// else the group www-data) -- so that any process of that group can create
+// a missing table (setgid: the file gets the folder's group; sticky: nobody
+// but its owner and root can remove or replace it), and nobody else can
+// enter. A missing folder is created so by root, or by a process of the
+// group with a parent it can write to; a root process that finds the folder
+// in a state no worker can use (a plain `mkdir`: root:root 0755; the 0750
+// of older packages) puts it right, and gives existing tables the folder's
+// group. Files are created 0660.
 //
 // Who calls the libc functions: libsandbox.so links this library and must
 // never call its own interposed wrappers (open, openat, close, mkdir are
@@ -56,6 +66,19 @@ inline SysCalls libc_calls() noexcept { return SysCalls{::mkdir, ::open, ::opena
 // STATE_DIR as the environment protocol defines it (module, CLI, tests;
 // libsandbox keeps its own copy, taken at load).
 inline const char* default_state_dir() noexcept { return tenant::wire::state_dir_from_env(); }
+
+// The group the state folder and its files belong to, when this process
+// (root) creates or repairs them: Apache's group, set by the parent before
+// its first map. Unset: TENANT_SANDBOX_STATE_GROUP (a name or number), else
+// the group "www-data", else root's.
+void set_state_group(gid_t gid) noexcept;
+gid_t state_group() noexcept;
+
+// Root: creates the folder when missing, puts its owner, group and mode
+// right (root:<state group> 3770) and gives every table in it the folder's
+// group. Called where root still has its capabilities: the Apache parent at
+// start, `tenant-sandbox run` before it confines the command.
+void repair_state(const char* dir, const SysCalls& sys) noexcept;
 
 enum class OpenMode {
   ReadWrite,  // create the folder and the file when missing, grow the file to `size`
