@@ -33,6 +33,7 @@
 #include "tt_api.h"
 #include "tt_limit.h"
 
+#include "ap_listen.h"
 #include "ap_mpm.h"
 #include "http_connection.h"
 #include "http_core.h"
@@ -133,6 +134,46 @@ static void tt_log_sink(void *ctx, int audit, const char *line, size_t len)
 {
     ap_log_rerror(APLOG_MARK, audit ? APLOG_WARNING : APLOG_ERR, 0, (request_rec *)ctx, APLOGNO(10990)
                   "%.*s", (int)len, line);
+}
+
+/* The server's doors (sandbox_server_config.closed_doors): every Listen
+ * address of this server, and TenantClosedDoor's. A listener on 0.0.0.0 or
+ * :: is every address of the host ("*:PORT"). */
+static const char *const *tt_closed_doors(server_rec *s, apr_pool_t *p)
+{
+    apr_array_header_t *doors = apr_array_make(p, 8, sizeof(const char *));
+    const tt_server_conf *main_conf = tt_conf(s);
+    ap_listen_rec *lr;
+    int i;
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        apr_sockaddr_t *sa = lr->bind_addr;
+        char *ip = NULL;
+        if (!sa) continue;
+        apr_sockaddr_ip_get(&ip, sa);
+        if (!ip || !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::"))
+            *(const char **)apr_array_push(doors) = apr_psprintf(p, "*:%u", (unsigned)sa->port);
+        else if (sa->family == APR_INET6)
+            *(const char **)apr_array_push(doors) = apr_psprintf(p, "[%s]:%u", ip, (unsigned)sa->port);
+        else
+            *(const char **)apr_array_push(doors) = apr_psprintf(p, "%s:%u", ip, (unsigned)sa->port);
+    }
+    if (main_conf->closed_doors)
+        for (i = 0; i < main_conf->closed_doors->nelts; ++i)
+            *(const char **)apr_array_push(doors) = APR_ARRAY_IDX(main_conf->closed_doors, i, const char *);
+    *(const char **)apr_array_push(doors) = NULL;
+    return (const char *const *)doors->elts;
+}
+
+static const char *const *tt_open_doors(server_rec *s, apr_pool_t *p)
+{
+    const tt_server_conf *main_conf = tt_conf(s);
+    apr_array_header_t *doors = apr_array_make(p, 2, sizeof(const char *));
+    int i;
+    if (main_conf->open_doors)
+        for (i = 0; i < main_conf->open_doors->nelts; ++i)
+            *(const char **)apr_array_push(doors) = APR_ARRAY_IDX(main_conf->open_doors, i, const char *);
+    *(const char **)apr_array_push(doors) = NULL;
+    return (const char *const *)doors->elts;
 }
 
 /* Every AccessFileName any server uses (sandbox_server_config.access_files). */
@@ -271,6 +312,8 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     cfg.first_start = tt_first_start();
     cfg.worker_uid = (int)ap_unixd_config.user_id;
     cfg.worker_gid = (int)ap_unixd_config.group_id;
+    cfg.closed_doors = tt_closed_doors(s, ptemp);
+    cfg.open_doors = tt_open_doors(s, ptemp);
     rc = api->sandbox_server_start(&cfg, err, sizeof(err));
     if (rc == -EACCES) {
         /* A tenant's child could not load libsandbox and would run free:
@@ -279,6 +322,11 @@ static int tt_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         ap_log_error(APLOG_MARK, tt_first_start() ? APLOG_EMERG : APLOG_ERR, 0, s, APLOGNO(10928)
                      "%s", err);
         return tt_first_start() ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    }
+    if (rc == -EINVAL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10929)
+                     "libsandbox refused the server's configuration: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (rc != 0 || err[0])
         ap_log_error(APLOG_MARK, rc ? APLOG_ERR : APLOG_WARNING, 0, s, APLOGNO(10950)
@@ -430,13 +478,40 @@ static apr_status_t tt_clear_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* The tenant header is believed only from the front proxy's own
+ * connections (docs/threat-model.md 22, 24): from a TenantTrustedProxy peer
+ * address, and -- when TenantTrustedListener is set -- only on connections
+ * to those listeners (a port only the proxy reaches: tenant code cannot,
+ * it is one of the server's closed doors). At least one of the two must be
+ * configured: nobody is trusted by default. */
 static int tt_trusted_peer(const tt_server_conf *conf, conn_rec *c)
 {
+    int i, peer_ok = 0, listener_ok = 0;
+    if (!conf->trusted && !conf->trusted_listeners) return 0;
+    if (conf->trusted && c->client_addr) {
+        for (i = 0; i < conf->trusted->nelts && !peer_ok; ++i) {
+            apr_ipsubnet_t *sub = APR_ARRAY_IDX(conf->trusted, i, apr_ipsubnet_t *);
+            if (apr_ipsubnet_test(sub, c->client_addr)) peer_ok = 1;
+        }
+    }
+    if (conf->trusted_listeners && c->local_addr) {
+        for (i = 0; i < conf->trusted_listeners->nelts && !listener_ok; ++i) {
+            apr_sockaddr_t *l = APR_ARRAY_IDX(conf->trusted_listeners, i, apr_sockaddr_t *);
+            if (l->port == c->local_addr->port && apr_sockaddr_equal(l, c->local_addr)) listener_ok = 1;
+        }
+    }
+    return (!conf->trusted || peer_ok) && (!conf->trusted_listeners || listener_ok);
+}
+
+/* TenantHeaderTenants: ids and prefix* patterns; unset: any tenant. */
+static int tt_header_may_name(const tt_server_conf *conf, const char *id)
+{
     int i;
-    if (!conf->trusted || !c->client_addr) return 0;
-    for (i = 0; i < conf->trusted->nelts; ++i) {
-        apr_ipsubnet_t *sub = APR_ARRAY_IDX(conf->trusted, i, apr_ipsubnet_t *);
-        if (apr_ipsubnet_test(sub, c->client_addr)) return 1;
+    if (!conf->header_tenants) return 1;
+    for (i = 0; i < conf->header_tenants->nelts; ++i) {
+        const char *pat = APR_ARRAY_IDX(conf->header_tenants, i, const char *);
+        size_t n = strlen(pat);
+        if (n && pat[n - 1] == '*' ? !strncmp(pat, id, n - 1) : !strcmp(pat, id)) return 1;
     }
     return 0;
 }
@@ -468,6 +543,12 @@ static int tt_post_read_request(request_rec *r)
     if (!id && conf->header) {
         const char *value = apr_table_get(r->headers_in, conf->header);
         if (value && tt_trusted_peer(conf, r->connection)) {
+            if (!tt_header_may_name(conf, value)) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10986)
+                              "%s names tenant \"%.80s\", which TenantHeaderTenants does not allow "
+                              "on this vhost: 403", conf->header, ap_escape_logitem(r->pool, value));
+                return HTTP_FORBIDDEN;
+            }
             id = value;
             source = conf->header;
         } else if (value) {
@@ -574,6 +655,22 @@ static apr_status_t tt_end_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* The operator's pages never answer inside a tenant's request, whatever
+ * Require says: a tenant's .htaccess may name them (SetHandler is FileInfo),
+ * and mod_status shows every tenant's requests. Runs before every other
+ * handler, the kernel layer's included. */
+static int tt_guard_handler(request_rec *r)
+{
+    tt_req_state *st;
+    if (!r->handler || !tt_is_operator_handler(tt_conf(r->server), r->handler)) return DECLINED;
+    st = tt_request_state(r);
+    if (!st || !st->tenant) return DECLINED;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10987)
+                  "handler %s refused inside a request of tenant %s: it shows the whole server: 403",
+                  ap_escape_logitem(r->pool, r->handler), st->tenant);
+    return HTTP_FORBIDDEN;
+}
+
 static int tt_log_transaction(request_rec *r)
 {
     tt_clear(ap_get_module_config(tt_root(r)->request_config, &tenant_tag_module));
@@ -587,6 +684,7 @@ static void tt_register_hooks(apr_pool_t *p)
     ap_hook_post_config(tt_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tt_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(tt_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(tt_guard_handler, NULL, NULL, APR_HOOK_REALLY_FIRST - 1);
     ap_hook_log_transaction(tt_log_transaction, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter("TENANT_TAG_END", tt_end_filter, NULL, AP_FTYPE_CONNECTION - 1);
     tt_kernel_register_hooks(p);  /* tt_kernel.c */

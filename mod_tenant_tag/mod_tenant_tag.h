@@ -36,6 +36,7 @@
  *   10924 cannot pin the module with RTLD_NODELETE
  *   10927 start-up: the log sink could not be registered
  *   10928 start-up: libsandbox.so is not readable by Apache's user -> start refused
+ *   10929 start-up: libsandbox refused the server's configuration (a door) -> start refused
  *   10990 request: a libsandbox denial or audit line (tenant-sandbox: deny ...)
  *   10925 request: the tag of an earlier request of this thread (pipelining,
  *         write completion elsewhere) cleared before this one (debug)
@@ -45,7 +46,14 @@
  *   10970 request: sandbox_set_request_info refused the UNIQUE_ID (debug)
  *   (10971: retired -- the API is all or nothing, tt_api.c)
  *   10972 request: sandbox_set_request_info(audit) failed: runs enforced
- * PHP settings (tt_php.c), 10980-10989:
+ * front door (mod_tenant_tag.c), 10985-10989:
+ *   10985 request: tenant header on a connection that did not come to a
+ *         TenantTrustedListener -> ignored (once per peer)
+ *   10986 request: tenant header names a tenant TenantHeaderTenants does not
+ *         allow -> 403
+ *   10987 request: an operator's handler (server-status, tenant-status, ...)
+ *         inside a tenant's request -> 403
+ * PHP settings (tt_php.c), 10980-10984:
  *   10980 start-up: TenantPHPAdminValue names a setting PHP does not have
  *   10981 request: TenantPHPAdminValue could not be applied (mod_php gone) -> 500
  * limits (tt_limit.c): 10950-10959, listed in tt_limit.h (10950: the
@@ -102,7 +110,16 @@ typedef struct {
     int kernel_confine;        /* TenantKernelConfine */
     int over_limit_status;     /* TenantOverLimitStatus */
     apr_array_header_t *php_admin; /* TenantPHPAdminValue: tt_php_setting, in order */
+    apr_array_header_t *closed_doors; /* TenantClosedDoor (main server): const char * */
+    apr_array_header_t *open_doors;   /* TenantOpenDoor (main server): "NAME ADDR" */
+    apr_array_header_t *trusted_listeners; /* TenantTrustedListener: apr_sockaddr_t *, the header only there */
+    apr_array_header_t *header_tenants;    /* TenantHeaderTenants: ids or prefix* a header may name */
+    int native_code;           /* TenantNativeCode: TT_NATIVE_* */
+    apr_array_header_t *operator_handlers; /* TenantOperatorHandlers: never inside a tenant's request */
 } tt_server_conf;
+
+#define TT_NATIVE_REFUSE 0
+#define TT_NATIVE_ALLOW 1
 
 /* One TenantPHPAdminValue line (tt_php.c). */
 typedef struct {
@@ -143,6 +160,7 @@ void tt_audit_register_hooks(apr_pool_t *p);
 void tt_kernel_register_hooks(apr_pool_t *p);
 
 /* tt_config.c */
+int tt_is_operator_handler(const tt_server_conf *c, const char *handler);
 extern const command_rec tt_directives[];
 void *tt_create_server_config(apr_pool_t *p, server_rec *s);
 void *tt_merge_server_config(apr_pool_t *p, void *base, void *add);

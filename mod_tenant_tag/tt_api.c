@@ -54,3 +54,9 @@ const char *tt_id_problem(const char *id)
     const tt_api_table *api = tt_api();
     return api ? api->sandbox_tenant_id_problem(id) : NULL;
 }
+
+const char *tt_door_problem(const char *door)
+{
+    const tt_api_table *api = tt_api();
+    return api ? api->sandbox_door_problem(door) : NULL;
+}

@@ -28,6 +28,10 @@ const tt_api_table *tt_api(void);
  * module never has its own. */
 const char *tt_id_problem(const char *id);
 
+/* NULL when a door parses (sandbox_door_problem), else what is expected;
+ * NULL too when libsandbox is not preloaded (checked again at start). */
+const char *tt_door_problem(const char *door);
+
 /* The names tt_api() did not find ("" when none), for the start-up log. */
 const char *tt_api_missing(void);
 

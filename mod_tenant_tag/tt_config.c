@@ -21,6 +21,7 @@ static const struct {
     int required;
     int kernel_confine;
     int over_limit_status;
+    int native_code;
 } tt_defaults = {
     /* Off until the operator says On: loading the module (a2enmod) must not
      * turn every existing vhost into a 403. */
@@ -28,7 +29,17 @@ static const struct {
     1,   /* TenantRequired On: no tenant resolved is a 403, never "unconfined" */
     1,   /* TenantKernelConfine On */
     508, /* TenantOverLimitStatus */
+    /* TenantNativeCode Refuse: a shared address space cannot hold native
+     * code in (docs/threat-model.md 27), so FFI is off for tenant requests
+     * unless the operator says otherwise. */
+    TT_NATIVE_REFUSE,
 };
+
+/* Handlers that show the whole server (every tenant's requests, URLs,
+ * denials): never run inside a tenant's request, whatever Require says --
+ * a tenant's .htaccess can name them with SetHandler (FileInfo). */
+static const char *const tt_default_operator_handlers[] = {
+    "server-status", "server-info", "tenant-status", "balancer-manager", "ldap-status", NULL};
 
 tt_server_conf *tt_conf(server_rec *s)
 {
@@ -43,6 +54,7 @@ void *tt_create_server_config(apr_pool_t *p, server_rec *s)
     c->required = TT_UNSET;
     c->kernel_confine = TT_UNSET;
     c->over_limit_status = TT_UNSET;
+    c->native_code = TT_UNSET;
     /* pointers: NULL = unset (apr_pcalloc) */
     return c;
 }
@@ -58,6 +70,13 @@ void *tt_merge_server_config(apr_pool_t *p, void *basev, void *addv)
     TT_MERGE_INT(required);
     TT_MERGE_INT(kernel_confine);
     TT_MERGE_INT(over_limit_status);
+    TT_MERGE_INT(native_code);
+    TT_MERGE_PTR(trusted_listeners);
+    TT_MERGE_PTR(header_tenants);
+    TT_MERGE_PTR(operator_handlers);
+    /* The doors are the server's: only the main server's lists count. */
+    m->closed_doors = base->closed_doors;
+    m->open_doors = base->open_doors;
     /* TenantPolicy is server-wide: a vhost can never set its own. */
     m->policy = base->policy;
     /* TenantId is per vhost and only allowed inside <VirtualHost>, so the
@@ -82,6 +101,7 @@ void tt_apply_defaults(tt_server_conf *c)
     if (c->required == TT_UNSET) c->required = tt_defaults.required;
     if (c->kernel_confine == TT_UNSET) c->kernel_confine = tt_defaults.kernel_confine;
     if (c->over_limit_status == TT_UNSET) c->over_limit_status = tt_defaults.over_limit_status;
+    if (c->native_code == TT_UNSET) c->native_code = tt_defaults.native_code;
 }
 
 static const char *set_sandbox(cmd_parms *cmd, void *dummy, const char *arg)
@@ -235,6 +255,112 @@ static const char *add_php_admin_value(cmd_parms *cmd, void *dummy, const char *
     return NULL;
 }
 
+static const char *add_closed_door(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *problem;
+    (void)dummy;
+    if (err) return err;
+    if ((problem = tt_door_problem(arg)) != NULL)
+        return apr_psprintf(cmd->pool, "%s: '%s': %s", cmd->cmd->name, arg, problem);
+    if (!c->closed_doors) c->closed_doors = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    *(const char **)apr_array_push(c->closed_doors) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *add_open_door(cmd_parms *cmd, void *dummy, const char *name, const char *addr)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *problem, *p;
+    (void)dummy;
+    if (err) return err;
+    for (p = name; *p; ++p)
+        if (!apr_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+            return apr_psprintf(cmd->pool, "%s: the door's name '%s' may hold letters, digits, '-', '_' and '.'",
+                                cmd->cmd->name, name);
+    if ((problem = tt_door_problem(addr)) != NULL)
+        return apr_psprintf(cmd->pool, "%s %s: '%s': %s", cmd->cmd->name, name, addr, problem);
+    if (!c->open_doors) c->open_doors = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    *(const char **)apr_array_push(c->open_doors) = apr_pstrcat(cmd->pool, name, " ", addr, NULL);
+    return NULL;
+}
+
+/* ADDR:PORT or [V6]:PORT of one of this server's own Listen addresses. */
+static const char *add_trusted_listener(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *host = NULL, *scope = NULL;
+    apr_port_t port = 0;
+    apr_sockaddr_t *sa = NULL;
+    (void)dummy;
+    if (err) return err;
+    if (apr_parse_addr_port(&host, &scope, &port, arg, cmd->pool) != APR_SUCCESS || !host || !port ||
+        apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, APR_IPV4_ADDR_OK, cmd->pool) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not ADDRESS:PORT of a Listen directive", cmd->cmd->name, arg);
+    if (!c->trusted_listeners) c->trusted_listeners = apr_array_make(cmd->pool, 2, sizeof(apr_sockaddr_t *));
+    *(apr_sockaddr_t **)apr_array_push(c->trusted_listeners) = sa;
+    return NULL;
+}
+
+static const char *add_header_tenant(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    size_t n = strlen(arg);
+    (void)dummy;
+    if (err) return err;
+    if (!n || (n > 1 && strchr(arg, '*') != arg + n - 1) || (n == 1 && arg[0] != '*' && tt_id_problem(arg)) ||
+        (n > 1 && arg[n - 1] != '*' && tt_id_problem(arg)))
+        return apr_psprintf(cmd->pool, "%s: '%s' is neither a tenant id nor a prefix ending in '*'",
+                            cmd->cmd->name, arg);
+    if (!c->header_tenants) c->header_tenants = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    *(const char **)apr_array_push(c->header_tenants) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_native_code(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!strcasecmp(arg, "Refuse")) c->native_code = TT_NATIVE_REFUSE;
+    else if (!strcasecmp(arg, "Allow")) c->native_code = TT_NATIVE_ALLOW;
+    else return apr_psprintf(cmd->pool, "%s: expected Refuse or Allow, not '%s'", cmd->cmd->name, arg);
+    return NULL;
+}
+
+static const char *add_operator_handler(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!c->operator_handlers) {
+        int i;
+        c->operator_handlers = apr_array_make(cmd->pool, 8, sizeof(const char *));
+        for (i = 0; tt_default_operator_handlers[i]; ++i)
+            *(const char **)apr_array_push(c->operator_handlers) = tt_default_operator_handlers[i];
+    }
+    *(const char **)apr_array_push(c->operator_handlers) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+int tt_is_operator_handler(const tt_server_conf *c, const char *handler)
+{
+    int i;
+    if (!handler) return 0;
+    if (!c->operator_handlers) {
+        for (i = 0; tt_default_operator_handlers[i]; ++i)
+            if (!strcasecmp(handler, tt_default_operator_handlers[i])) return 1;
+        return 0;
+    }
+    for (i = 0; i < c->operator_handlers->nelts; ++i)
+        if (!strcasecmp(handler, APR_ARRAY_IDX(c->operator_handlers, i, const char *))) return 1;
+    return 0;
+}
+
 const command_rec tt_directives[] = {
     AP_INIT_TAKE1("TenantSandbox", set_sandbox, NULL, RSRC_CONF,
                   "On | Off | Audit: tag requests with their tenant"),
@@ -256,5 +382,19 @@ const command_rec tt_directives[] = {
                   "508 or 429: status for a tenant over max_requests"),
     AP_INIT_TAKE2("TenantPHPAdminValue", add_php_admin_value, NULL, RSRC_CONF,
                   "NAME VALUE: a php_admin_value for every tenant request, {tenant} expanded"),
+    AP_INIT_ITERATE("TenantClosedDoor", add_closed_door, NULL, RSRC_CONF,
+                    "ADDR:PORT | [V6]:PORT | *:PORT | /socket: more of this host's doors closed to tenant code "
+                    "(Apache's own Listen addresses always are)"),
+    AP_INIT_TAKE2("TenantOpenDoor", add_open_door, NULL, RSRC_CONF,
+                  "NAME ADDR: one of the server's doors tenant code may reach after all (a local API)"),
+    AP_INIT_ITERATE("TenantTrustedListener", add_trusted_listener, NULL, RSRC_CONF,
+                    "ADDR:PORT: the TenantHeader is believed only on connections to these listeners"),
+    AP_INIT_ITERATE("TenantHeaderTenants", add_header_tenant, NULL, RSRC_CONF,
+                    "ID or PREFIX*: the only tenants a TenantHeader may name in this vhost"),
+    AP_INIT_TAKE1("TenantNativeCode", set_native_code, NULL, RSRC_CONF,
+                  "Refuse | Allow: FFI and other native code for tenant requests (default Refuse)"),
+    AP_INIT_ITERATE("TenantOperatorHandlers", add_operator_handler, NULL, RSRC_CONF,
+                    "handlers that never run inside a tenant's request (added to server-status, "
+                    "server-info, tenant-status, balancer-manager, ldap-status)"),
     {NULL}
 };

@@ -132,6 +132,19 @@ static const char *tt_php_expand(apr_pool_t *p, const char *value, const char *t
     return apr_pstrcat(p, out, value, NULL);
 }
 
+/* What the product decides for every tenant request, applied the same way
+ * (docs/threat-model.md 19, 24, 27): opcache never serves a tenant a script
+ * it could not open itself (validate_permission: opcache checks the
+ * requesting request may read the file before it hands out the cached
+ * copy), opcache's status API answers no tenant script (restrict_api: only
+ * scripts under a path no tenant has may call opcache_get_status,
+ * opcache_is_script_cached, opcache_reset, ...), and FFI is off unless
+ * TenantNativeCode Allow. */
+static const tt_php_setting tt_php_forced[] = {
+    {"opcache.validate_permission", "1"},
+    {"opcache.restrict_api", "/nonexistent/tenant-sandbox: no tenant script may use the opcache API"},
+};
+
 static int tt_php_fixups(request_rec *r)
 {
     tt_server_conf *conf = tt_conf(r->server);
@@ -139,11 +152,12 @@ static int tt_php_fixups(request_rec *r)
     cmd_parms parms;
     ap_conf_vector_t *ours;
     void *php_conf;
+    size_t k;
     int i;
-    if (!conf->php_admin || conf->php_admin->nelts == 0) return DECLINED;
     st = tt_request_state(r);
     if (!st || !st->tenant) return DECLINED;  /* TenantRequired Off: no tenant, no {tenant} */
     if (!tt_php_module || !tt_php_admin) {
+        if (!conf->php_admin || conf->php_admin->nelts == 0) return DECLINED;  /* no mod_php: nothing to force */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10981)
                       "TenantPHPAdminValue: mod_php is not loaded: 500");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -155,7 +169,10 @@ static int tt_php_fixups(request_rec *r)
     parms.server = r->server;
     parms.cmd = tt_php_admin;
     parms.override = RSRC_CONF | ACCESS_CONF;  /* server config: not an .htaccess line */
-    for (i = 0; i < conf->php_admin->nelts; ++i) {
+    for (k = 0; k < sizeof(tt_php_forced) / sizeof(tt_php_forced[0]); ++k)
+        (void)tt_php_admin->AP_TAKE2(&parms, php_conf, tt_php_forced[k].name, tt_php_forced[k].value);
+    if (conf->native_code != TT_NATIVE_ALLOW) (void)tt_php_admin->AP_TAKE2(&parms, php_conf, "ffi.enable", "0");
+    for (i = 0; conf->php_admin && i < conf->php_admin->nelts; ++i) {
         const tt_php_setting *set = &APR_ARRAY_IDX(conf->php_admin, i, tt_php_setting);
         const char *err = tt_php_admin->AP_TAKE2(&parms, php_conf, set->name,
                                                  tt_php_expand(r->pool, set->value, st->tenant));
@@ -188,6 +205,20 @@ static int tt_php_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
     first = !started;
     started = 1;
+    if (!tt_php_admin) {  /* no TenantPHPAdminValue line found it: the forced settings need it */
+        module *mod = ap_top_module;
+        const command_rec *admin = ap_find_command_in_modules("php_admin_value", &mod);
+        if (admin && mod && mod->create_dir_config && mod->merge_dir_config) {
+            tt_php_module = mod;
+            tt_php_admin = admin;
+        }
+    } else {
+        /* A graceful restart reloads mod_php: its command table may have moved. */
+        module *mod = ap_top_module;
+        const command_rec *admin = ap_find_command_in_modules("php_admin_value", &mod);
+        tt_php_module = admin ? mod : NULL;
+        tt_php_admin = admin;
+    }
     u.p = dlsym(RTLD_DEFAULT, "zend_ini_string_ex");
     if (!u.p) return OK;
     for (vs = s; vs; vs = vs->next) {

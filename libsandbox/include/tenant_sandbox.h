@@ -130,7 +130,20 @@ struct sandbox_server_config {
      * refuse such a start as well. */
     int worker_uid;
     int worker_gid;
+    /* The server's own doors (docs/threat-model.md 24): NULL-terminated
+     * lists. closed_doors: Apache's listeners and the operator's additions
+     * ("127.0.0.1:8080", "[::1]:8080", "*:8080" for a listener on 0.0.0.0 or
+     * ::, "/run/proxy.sock"); a tenant's connect or send to one is refused
+     * whatever its ip_allow or unix_sockets say. open_doors: "NAME ADDR"
+     * entries the operator opened again (a local API). -EINVAL and err
+     * naming it for a door that does not parse. */
+    const char *const *closed_doors;
+    const char *const *open_doors;
 };
+
+/* NULL when `door` is a valid door (ADDR:PORT, [V6]:PORT, *:PORT or an
+ * absolute unix socket path), else what is expected. Any caller. */
+const char *sandbox_door_problem(const char *door);
 int sandbox_server_start(const struct sandbox_server_config *cfg, char *err, size_t errlen);
 
 /* In each new worker, before its first request, from a thread with no tenant

@@ -26,6 +26,7 @@
 #include "internal.hpp"
 #include "proc_common.hpp"
 #include "tenant/context.hpp"
+#include "tenant/doors.hpp"
 #include "tenant/policy.hpp"
 #include "tenant/tenant_id.hpp"
 #include "tenant/wire.hpp"
@@ -226,6 +227,9 @@ void control_init() noexcept {
   read_log_budget();
 
   const char* id = ::getenv(tenant::wire::kEnvTenant);
+  if (id != nullptr) {
+    if (const char* doors = ::getenv(tenant::wire::kEnvDoors); doors != nullptr) tenant::doors_from_text(doors);
+  }
   if (id == nullptr) {
     net::adopt_inherited();
     return;

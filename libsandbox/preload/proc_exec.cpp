@@ -20,6 +20,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "tenant/doors.hpp"
 #include "tenant/wire.hpp"
 #include "internal.hpp"
 #include "proc_common.hpp"
@@ -303,13 +304,16 @@ ChildEnv::ChildEnv(const ActiveTenant& t, char* const* envp) {
   std::size_t n = 0;
   if (envp != nullptr)
     while (envp[n] != nullptr) ++n;
-  own_.reserve(5);
+  own_.reserve(6);
   own_.push_back(std::string("LD_PRELOAD=") + library_path());
   own_.push_back(std::string(tenant::wire::kEnvTenant) + "=" + std::string(t.ctx->id()));
   // A request of a `TenantSandbox Audit` vhost (sandbox_set_request_info):
   // its children stay audit, and their lines name the same request.
   own_.push_back(std::string(tenant::wire::kEnvPolicyJson) + "=" + t.ctx->to_policy_json(t.request_audit()));
   own_.push_back(std::string(tenant::wire::kEnvStateDir) + "=" + state_dir());
+  // The server's doors stay closed to the child (doors.hpp).
+  if (std::string doors = tenant::doors_to_text(); !doors.empty())
+    own_.push_back(std::string(tenant::wire::kEnvDoors) + "=" + doors);
   if (const std::size_t idlen = t.request_id_len.load(std::memory_order_acquire); idlen != 0)
     own_.push_back(std::string(tenant::wire::kEnvRequestId) + "=" + std::string(t.request_id, idlen));
   ptrs_.reserve(n + own_.size() + 1);

@@ -199,7 +199,11 @@ std::atomic<sandbox_log_sink> g_sink{nullptr};
 std::atomic<pid_t> g_pid{0};     // this process (refreshed after fork: atfork)
 long g_utc_offset = 0;           // local time, as at load (children load afresh)
 
-void note_pid() noexcept { g_pid.store(static_cast<pid_t>(::syscall(SYS_getpid)), std::memory_order_relaxed); }
+void note_pid() noexcept {
+  const auto pid = static_cast<pid_t>(::syscall(SYS_getpid));
+  g_pid.store(pid, std::memory_order_relaxed);
+  tenant::set_own_pid(pid);
+}
 
 struct LineBuf {
   char buf[1200];

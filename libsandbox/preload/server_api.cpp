@@ -11,6 +11,8 @@
 // set/clear: tenant code (PHP FFI, an extension) gets -EPERM.
 #include <fcntl.h>
 #include <grp.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,11 +24,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "budget.hpp"
 #include "internal.hpp"
 #include "proc_common.hpp"
 #include "tenant/context.hpp"
+#include "tenant/doors.hpp"
 #include "tenant/denials.hpp"
 #include "tenant/requests.hpp"
 #include "tenant/state_file.hpp"
@@ -79,6 +83,25 @@ bool library_readable_by(uid_t uid, gid_t gid, char* why, std::size_t len) noexc
     return false;
   }
   return true;
+}
+
+// This host's interface addresses: a listener on 0.0.0.0 or :: is reached
+// through every one of them, not only through loopback.
+std::vector<tenant::CanonicalAddress> local_addresses() {
+  std::vector<tenant::CanonicalAddress> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    const socklen_t len = i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6) continue;
+    if (auto a = tenant::canonicalize(i->ifa_addr, len)) {
+      a->port = 0;
+      out.push_back(*a);
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
 }
 
 st::SysCalls real_calls() noexcept {
@@ -171,6 +194,30 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_server_s
     } else {
       if (!problems.empty()) problems += "; ";
       problems += std::string("denial counters (") + sb::proc::state_dir() + "/denials) cannot be mapped";
+    }
+    if (cfg->size >= offsetof(sandbox_server_config, open_doors) + sizeof(void*)) {
+      std::vector<tenant::ServerDoor> closed, open;
+      for (const char* const* p = cfg->closed_doors; p != nullptr && *p != nullptr; ++p) {
+        auto d = tenant::parse_door(*p);
+        if (!d) {
+          sb::server::put(err, errlen, d.error().what.c_str());
+          return -EINVAL;
+        }
+        closed.push_back(std::move(d).value());
+      }
+      for (const char* const* p = cfg->open_doors; p != nullptr && *p != nullptr; ++p) {
+        const std::string_view e(*p);
+        const std::size_t sp = e.find(' ');
+        auto d = tenant::parse_door(sp == std::string_view::npos ? e : e.substr(sp + 1));
+        if (sp == std::string_view::npos || !d) {
+          sb::server::put(err, errlen, sp == std::string_view::npos ? "open door without a name" : d.error().what.c_str());
+          return -EINVAL;
+        }
+        tenant::ServerDoor door = std::move(d).value();
+        door.name = std::string(e.substr(0, sp));
+        open.push_back(std::move(door));
+      }
+      tenant::set_server_doors(std::move(closed), std::move(open), sb::server::local_addresses());
     }
     if (have_ids && cfg->worker_uid >= 0 && cfg->worker_gid >= 0) {
       char why[512];
@@ -311,5 +358,14 @@ extern "C" __attribute__((noinline, visibility("default"))) char* sandbox_status
   } catch (...) {
     errno = ENOMEM;
     return nullptr;
+  }
+}
+
+extern "C" __attribute__((visibility("default"))) const char* sandbox_door_problem(const char* door) {
+  if (door == nullptr) return "no door";
+  try {
+    return tenant::parse_door(door) ? nullptr : "expected ADDR:PORT, [V6]:PORT, *:PORT or an absolute unix socket path";
+  } catch (...) {
+    return "out of memory";
   }
 }

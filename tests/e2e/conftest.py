@@ -288,8 +288,9 @@ MaxSpareThreads 32"""}[self.mpm]
                   f"<Directory {self.root}/www>", "Require all granted", "</Directory>"]
         if self.use_php:
             lines += ['<FilesMatch "\\.php$">', "SetHandler application/x-httpd-php", "</FilesMatch>",
-                      "php_admin_flag opcache.validate_permission on",
-                      "php_admin_value opcache.restrict_api /nonexistent-no-tenant-may-reset"]
+]
+            # No opcache.validate_permission / restrict_api here: the module
+            # forces them for every tenant request (e2e.front_door shows it).
         lines += ["TenantSandbox On", f"TenantPolicy {self.policy_path}"]
         lines += self.server_extra
         for body in self.vhosts:

@@ -113,7 +113,7 @@ def kern(apache_factory):
     with open(os.path.join(a.root, "www", "site-a", "hello.txt"), "w") as fh:
         fh.write("static-of-site-a")
     a.write_policy(policy_for(a.root, ["site-a", "site-b"]))
-    ffi = ["php_admin_value ffi.enable 1"]
+    ffi = ["php_admin_value ffi.enable 1", "TenantNativeCode Allow"]
     a.tenant_vhost("site-a", ffi)
     a.tenant_vhost("site-b", ffi)
     # Control: the same tenant, LD_PRELOAD layer only.
@@ -351,7 +351,7 @@ def audit_kern(apache_factory):
         os.chown(os.path.join(d, "kern.php"), 33, 33)
     a.write_policy(policy_for(a.root, ["site-a", "site-b", "site-m"],
                               tenant_rules={"site-m": {"mode": "audit"}}))
-    ffi = ["php_admin_value ffi.enable 1"]
+    ffi = ["php_admin_value ffi.enable 1", "TenantNativeCode Allow"]
     a.tenant_vhost("site-a", ffi)
     a.tenant_vhost("site-m", ffi)
     d = os.path.join(a.root, "www", "site-a")
@@ -403,7 +403,7 @@ def test_denials_in_the_confined_thread_carry_the_request_id(apache_factory):
         os.chown(os.path.join(d, "kern.php"), 33, 33)
     a.write_policy(policy_for(a.root, ["site-a", "site-b"]))
     a.extra_modules.append("unique_id")
-    a.tenant_vhost("site-a", ["php_admin_value ffi.enable 1"])
+    a.tenant_vhost("site-a", ["php_admin_value ffi.enable 1", "TenantNativeCode Allow"])
     a.start()
     secret_b = os.path.join(a.root, "www", "site-b", "secret.txt")
     for i in range(3):

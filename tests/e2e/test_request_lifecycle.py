@@ -17,7 +17,7 @@ def life(apache_factory):
     a.write_policy(policy_for(a.root, ["site-a", "site-b"],
                               tenant_rules={"site-b": {"mode": "audit"},
                                             "site-a": {"max_connections": 2}}))
-    a.tenant_vhost("site-a", ["ErrorDocument 404 /t.php?op=whoami", "php_admin_value ffi.enable 1",
+    a.tenant_vhost("site-a", ["ErrorDocument 404 /t.php?op=whoami", "php_admin_value ffi.enable 1", "TenantNativeCode Allow",
                               "DirectoryIndex t.php"])
     a.tenant_vhost("site-b")
     a.add_vhost("open.test", [f"DocumentRoot {a.root}/www/open", "TenantRequired Off"])

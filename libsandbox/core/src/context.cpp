@@ -7,6 +7,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
+#include "tenant/doors.hpp"
 #include "tenant/path.hpp"
 #include "tenant/tenant_id.hpp"
 
@@ -178,8 +179,37 @@ bool is_access_file_name(std::string_view name) noexcept {
   return false;
 }
 
+namespace {
+std::atomic<int> g_own_pid{0};
+
+// /proc/net..., /proc/PID/... of another process, /proc/PID/net...
+bool proc_guarded(std::string_view path) noexcept {
+  if (path.size() < 6 || path.compare(0, 6, "/proc/") != 0) return false;
+  std::string_view rest = path.substr(6);
+  const std::size_t slash = rest.find('/');
+  const std::string_view first = rest.substr(0, slash);
+  if (first == "net") return true;
+  if (first.empty() || first.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  int pid = 0;
+  for (char c : first) {
+    if (pid > 100000000) return true;
+    pid = pid * 10 + (c - '0');
+  }
+  if (pid != g_own_pid.load(std::memory_order_relaxed)) return true;
+  if (slash == std::string_view::npos) return false;
+  const std::string_view sub = rest.substr(slash + 1);
+  return sub == "net" || (sub.size() > 4 && sub.compare(0, 4, "net/") == 0);
+}
+}  // namespace
+
+void set_own_pid(int pid) noexcept { g_own_pid.store(pid, std::memory_order_relaxed); }
+
 Decision TenantContext::decide_path(std::string_view path, Need need) const noexcept {
   Decision d;
+  if (path.size() > 5 && path[1] == 'p' && proc_guarded(path)) {
+    d.key = RuleKey::ProcGuard;
+    return d;
+  }
   for (std::size_t i = 0; i < areas_.size(); ++i) {
     const Area& a = areas_[i];
     if (path_within(a.path, path)) {
@@ -235,6 +265,12 @@ Decision TenantContext::decide_exec(std::string_view path) const noexcept {
 
 Decision TenantContext::decide_address(const CanonicalAddress& a) const noexcept {
   Decision d;
+  // The server's own doors first: ip_allow 127.0.0.1 (a local database) must
+  // not open Apache's listener on 127.0.0.1 (THREATS 24).
+  if (closed_door(a) != nullptr) {
+    d.key = RuleKey::ServerDoor;
+    return d;
+  }
   for (std::size_t i = 0; i < rules_.ip_deny.size(); ++i) {
     if (rules_.ip_deny[i].contains(a)) {
       d.key = RuleKey::IpDeny;
@@ -259,6 +295,10 @@ Decision TenantContext::decide_address(const CanonicalAddress& a) const noexcept
 
 Decision TenantContext::decide_unix_socket(std::string_view path_or_at_name) const noexcept {
   Decision d;
+  if (closed_door(path_or_at_name) != nullptr) {
+    d.key = RuleKey::ServerDoor;
+    return d;
+  }
   for (std::size_t i = 0; i < rules_.unix_sockets.size(); ++i) {
     if (rules_.unix_sockets[i] == path_or_at_name) {
       d.allowed = true;
@@ -298,6 +338,12 @@ std::string TenantContext::describe(const Decision& d, Need need) const {
       if (!d.allowed) s += std::string(": stat only, ") + need_name(need) + " denied";
       return s;
     }
+    case RuleKey::ProcGuard:
+      return "another process's /proc entry or the kernel's socket tables: closed to tenant code whatever "
+             "the policy lists";
+    case RuleKey::ServerDoor:
+      return "the server's own listener: closed to tenant code whatever ip_allow and unix_sockets say "
+             "(TenantOpenDoor NAME ADDR opens one)";
     case RuleKey::AccessFile: {
       std::string s = "access file (AccessFileName) in a directory above an allowed path: read only";
       if (!d.allowed) s += std::string(", ") + need_name(need) + " denied";

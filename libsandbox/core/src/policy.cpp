@@ -58,6 +58,8 @@ const char* rule_key_name(RuleKey k) noexcept {
     case RuleKey::Mode: return "mode";
     case RuleKey::Ancestor: return "ancestor";
     case RuleKey::AccessFile: return "access_file";
+    case RuleKey::ServerDoor: return "server_door";
+    case RuleKey::ProcGuard: return "proc_guard";
   }
   return "unknown";
 }

@@ -41,6 +41,42 @@ case 'realpath_cache':
 case 'whoami':
     $out['ok'] = true;
     break;
+case 'http_raw':
+    // Tenant code talking to a server on this host: tcp://ADDR:PORT or
+    // unix:///path, one request with the headers in h (JSON object).
+    $c = @stream_socket_client($arg, $en, $es, 3);
+    $out['connected'] = $c !== false;
+    $out['error'] = $es;
+    $out['data'] = '';
+    if ($c !== false) {
+        $hdr = "GET " . ($_GET['path'] ?? '/') . " HTTP/1.0\r\nHost: " . ($_GET['host'] ?? 'localhost') . "\r\n";
+        foreach (json_decode($_GET['h'] ?? '{}', true) as $k => $v) { $hdr .= "$k: $v\r\n"; }
+        fwrite($c, $hdr . "\r\n");
+        $out['data'] = stream_get_contents($c);
+        fclose($c);
+    }
+    $out['ok'] = $out['connected'];
+    break;
+case 'opcache':
+    $st = @opcache_get_status(true);
+    $out['status_api'] = $st !== false;
+    $out['scripts'] = is_array($st) && isset($st['scripts']) ? array_keys($st['scripts']) : [];
+    $out['cached'] = $arg !== '' ? @opcache_is_script_cached($arg) : null;
+    $out['ok'] = true;
+    break;
+case 'putenv':
+    $out['ok'] = putenv($arg);
+    break;
+case 'getenv':
+    $out['data'] = getenv($arg);
+    $out['ok'] = $out['data'] !== false;
+    break;
+case 'phpinfo':
+    ob_start();
+    phpinfo();
+    $out['data'] = ob_get_clean();
+    $out['ok'] = true;
+    break;
 case 'ini':
     // The settings this request runs with (TenantPHPAdminValue, php_value).
     foreach (explode(',', $arg) as $name) { $out['data'][$name] = ini_get($name); }

@@ -54,6 +54,13 @@ struct Decision {
 void set_access_file_names(std::string_view names);
 bool is_access_file_name(std::string_view name) noexcept;
 
+// This process's pid (libsandbox sets it at load and after fork). Whatever a
+// policy lists, /proc/PID of any other process (another tenant's worker, its
+// environment and command line) and the kernel's socket tables (/proc/net,
+// /proc/PID/net: every tenant's socket paths and connections) are closed to
+// tenant code (RuleKey::ProcGuard, docs/threat-model.md 28).
+void set_own_pid(int pid) noexcept;
+
 class TenantContext {
  public:
   // Expands `rules` for tenant `id` (which must be valid). Fails when an

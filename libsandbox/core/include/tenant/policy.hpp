@@ -48,6 +48,8 @@ enum class RuleKey : std::uint8_t {
   Mode,
   Ancestor,  // not a policy key: "a directory above an allowed path"
   AccessFile,  // not a policy key: Apache's access file (.htaccess) in such a directory
+  ServerDoor,  // not a policy key: the server's own listener (doors.hpp), closed to tenants
+  ProcGuard,   // not a policy key: other processes' /proc entries, /proc/net
 };
 const char* rule_key_name(RuleKey k) noexcept;  // "read_only", "ip_deny", ...
 

@@ -23,6 +23,7 @@ inline constexpr char kEnvPolicyJson[] = "TENANT_SANDBOX_POLICY_JSON";  // ... a
 inline constexpr char kEnvRequestId[] = "TENANT_SANDBOX_REQUEST_ID";    // ... and the request it came from
 inline constexpr char kEnvLogBudget[] = "TENANT_SANDBOX_LOG_BUDGET";    // LINES/SECONDS per tenant
 inline constexpr char kEnvConfinedThreads[] = "TENANT_SANDBOX_CONFINED_THREADS";  // pooled per worker
+inline constexpr char kEnvDoors[] = "TENANT_SANDBOX_DOORS";  // the server's doors (doors.hpp), for children
 
 // The shared tables (docs/design.md "Files and sockets the system itself
 // creates"): root and Apache's group, 0750; files 0660.
