@@ -116,6 +116,7 @@ typedef struct {
     apr_array_header_t *header_tenants;    /* TenantHeaderTenants: ids or prefix* a header may name */
     int native_code;           /* TenantNativeCode: TT_NATIVE_* */
     apr_array_header_t *operator_handlers; /* TenantOperatorHandlers: never inside a tenant's request */
+    apr_array_header_t *confined_handlers; /* TenantConfinedHandlers: run on the confined thread */
 } tt_server_conf;
 
 #define TT_NATIVE_REFUSE 0
@@ -161,6 +162,9 @@ void tt_kernel_register_hooks(apr_pool_t *p);
 
 /* tt_config.c */
 int tt_is_operator_handler(const tt_server_conf *c, const char *handler);
+/* TenantConfinedHandlers: handlers that run tenant code (PHP, CGI, Lua,
+ * SSI, Perl by default); only their requests go to the confined thread. */
+int tt_is_confined_handler(const tt_server_conf *c, const char *handler);
 extern const command_rec tt_directives[];
 void *tt_create_server_config(apr_pool_t *p, server_rec *s);
 void *tt_merge_server_config(apr_pool_t *p, void *base, void *add);

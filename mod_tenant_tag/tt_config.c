@@ -38,6 +38,18 @@ static const struct {
 /* Handlers that show the whole server (every tenant's requests, URLs,
  * denials): never run inside a tenant's request, whatever Require says --
  * a tenant's .htaccess can name them with SetHandler (FileInfo). */
+/* Handlers whose requests run tenant code: they alone go to the kernel
+ * layer's confined thread. Apache's own handlers (default-handler serving
+ * static files, redirects, 304s, mod_dir, mod_autoindex, the status pages)
+ * run on the worker thread, where libsandbox still confines every file
+ * they open -- a symlink in A's tree to B's file served as static is
+ * refused there (docs/threat-model.md 8). mod_php's names as Debian's
+ * php8.2.conf and the usual AddHandler lines spell them. */
+static const char *const tt_default_confined_handlers[] = {
+    "application/x-httpd-php", "application/x-httpd-php-source", "php-script", "php8-script",
+    "cgi-script", "lua-script", "server-parsed", "text/x-server-parsed-html", "perl-script",
+    "modperl", "fcgid-script", NULL};
+
 static const char *const tt_default_operator_handlers[] = {
     "server-status", "server-info", "tenant-status", "balancer-manager", "ldap-status", NULL};
 
@@ -74,6 +86,7 @@ void *tt_merge_server_config(apr_pool_t *p, void *basev, void *addv)
     TT_MERGE_PTR(trusted_listeners);
     TT_MERGE_PTR(header_tenants);
     TT_MERGE_PTR(operator_handlers);
+    TT_MERGE_PTR(confined_handlers);
     /* The doors are the server's: only the main server's lists count. */
     m->closed_doors = base->closed_doors;
     m->open_doors = base->open_doors;
@@ -347,6 +360,36 @@ static const char *add_operator_handler(cmd_parms *cmd, void *dummy, const char 
     return NULL;
 }
 
+static const char *add_confined_handler(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    tt_server_conf *c = tt_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    (void)dummy;
+    if (err) return err;
+    if (!c->confined_handlers) {
+        int i;
+        c->confined_handlers = apr_array_make(cmd->pool, 16, sizeof(const char *));
+        for (i = 0; tt_default_confined_handlers[i]; ++i)
+            *(const char **)apr_array_push(c->confined_handlers) = tt_default_confined_handlers[i];
+    }
+    *(const char **)apr_array_push(c->confined_handlers) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+int tt_is_confined_handler(const tt_server_conf *c, const char *handler)
+{
+    int i;
+    if (!handler) return 0;
+    if (!c->confined_handlers) {
+        for (i = 0; tt_default_confined_handlers[i]; ++i)
+            if (!strcasecmp(handler, tt_default_confined_handlers[i])) return 1;
+        return 0;
+    }
+    for (i = 0; i < c->confined_handlers->nelts; ++i)
+        if (!strcasecmp(handler, APR_ARRAY_IDX(c->confined_handlers, i, const char *))) return 1;
+    return 0;
+}
+
 int tt_is_operator_handler(const tt_server_conf *c, const char *handler)
 {
     int i;
@@ -393,6 +436,9 @@ const command_rec tt_directives[] = {
                     "ID or PREFIX*: the only tenants a TenantHeader may name in this vhost"),
     AP_INIT_TAKE1("TenantNativeCode", set_native_code, NULL, RSRC_CONF,
                   "Refuse | Allow: FFI and other native code for tenant requests (default Refuse)"),
+    AP_INIT_ITERATE("TenantConfinedHandlers", add_confined_handler, NULL, RSRC_CONF,
+                    "handlers that run tenant code, on the kernel layer's confined thread (added to the "
+                    "PHP, CGI, Lua, SSI and Perl handlers)"),
     AP_INIT_ITERATE("TenantOperatorHandlers", add_operator_handler, NULL, RSRC_CONF,
                     "handlers that never run inside a tenant's request (added to server-status, "
                     "server-info, tenant-status, balancer-manager, ldap-status)"),

@@ -116,6 +116,9 @@ static int tt_k_handler(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (!conf->kernel_confine) return DECLINED;
+    /* Only handlers that run tenant code need the confined thread; Apache's
+     * own (static files above all) stay on this thread, under libsandbox. */
+    if (!tt_is_confined_handler(conf, r->handler)) return DECLINED;
     if (conf->sandbox == TT_SANDBOX_AUDIT) {
         /* TenantSandbox Audit promises to log, not deny: a Landlock ruleset
          * could only refuse. The worker baseline (checked above) still
@@ -132,6 +135,9 @@ static int tt_k_handler(request_rec *r)
     }
     call.r = r;
     call.status = HTTP_INTERNAL_SERVER_ERROR;
+    /* For the access log (%{TENANT_CONFINED}e) and the tests: this request's
+     * handler ran on a confined thread. */
+    apr_table_setn(r->subprocess_env, "TENANT_CONFINED", "1");
     rc = api->sandbox_run_confined(tt_k_confined_main, &call, msg, sizeof(msg));
     if (rc != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10934)

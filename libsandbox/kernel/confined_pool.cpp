@@ -75,6 +75,7 @@ struct Slot {
   void* stack = nullptr;  // ours (StackPool); the thread is joinable
   pthread_t self{};       // written by the thread before it first goes idle
   bool busy = false;
+  bool forgotten = false;  // pool_forget_tenant: retire after the current job
   std::uint64_t last_use = 0;
   char tenant[kTenantMax + 1] = {};
 };
@@ -493,12 +494,13 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
     wake(s->state);
     wait_while(s->state, kJob);
     const int rc = s->rc;
-    const bool gone = s->retire || s->one_shot;
+    bool gone = s->retire || s->one_shot;
     s->bind = nullptr;
     s->job_tenant = nullptr;
     {
       std::lock_guard<std::mutex> g(p.m);
       s->busy = false;
+      if (s->forgotten) gone = true;
       if (gone) {
         for (std::size_t i = 0; i < p.bound.size(); ++i) {
           if (p.bound[i] == s) {
@@ -519,6 +521,39 @@ int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(v
   } catch (...) {
     return -ENOMEM;
   }
+}
+
+void pool_forget_tenant(const char* tenant) noexcept {
+  if (tenant == nullptr) return;
+  Pool& p = pool();
+  std::vector<Slot*> idle;
+  {
+    std::lock_guard<std::mutex> g(p.m);
+    check_pid(p);
+    for (std::size_t i = 0; i < p.bound.size();) {
+      Slot* s = p.bound[i];
+      if (std::strcmp(s->tenant, tenant) != 0) {
+        ++i;
+        continue;
+      }
+      if (s->busy) {
+        s->forgotten = true;
+        ++i;
+        continue;
+      }
+      try {
+        idle.push_back(s);
+      } catch (...) {
+        s->forgotten = true;  // retired after its next job instead
+        ++i;
+        continue;
+      }
+      note_retired_locked(p, s);
+      p.bound.erase(p.bound.begin() + static_cast<std::ptrdiff_t>(i));
+      ++p.stats.evictions;
+    }
+  }
+  for (Slot* s : idle) retire(s);
 }
 
 }  // namespace tenant::kernel

@@ -232,6 +232,11 @@ PoolStats pool_stats() noexcept;
 // across requests) run on a fresh thread (start_confined_thread) instead.
 int run_on_tenant_thread(const char* tenant, const Confinement& c, void* (*fn)(void*), void* arg) noexcept;
 
+// The tenant's bound threads are not used again (their Landlock domain was
+// built from folders that have since been renamed or swapped): idle ones
+// exit now, busy ones after their job.
+void pool_forget_tenant(const char* tenant) noexcept;
+
 // First fd number of the reserved range (Confinement::pin).
 int reserved_fd_floor() noexcept;
 

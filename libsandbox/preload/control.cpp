@@ -150,6 +150,72 @@ void log_line(const char* what, const char* detail) noexcept {
 
 bool locked_process() noexcept { return g_process_tenant.load(std::memory_order_acquire) != nullptr; }
 
+// ---- prepared tenants ---------------------------------------------------------
+// The tenants this process served lately, prepared (rules expanded, roots
+// kept open: runtime.hpp PreparedTenant), so that a request of one of them
+// costs a lookup instead of a policy expansion, allocations and an open of
+// each root. Bounded (a worker serving thousands of sites keeps the busiest
+// kPreparedMax; each holds a descriptor per area it used), least recently
+// used out. A mutex, taken once per request, never on a libc call; entries
+// of an older policy are not reused.
+constexpr std::size_t kPreparedMax = 256;
+struct PreparedEntry {
+  char id[tenant::kMaxTenantIdLen + 1];
+  std::uint8_t len = 0;
+  const void* policy = nullptr;  // the PolicyHolder it was made from
+  PreparedTenant* p = nullptr;   // the cache's reference
+  std::uint64_t last_use = 0;
+};
+PreparedEntry g_prepared[kPreparedMax];
+std::uint64_t g_prepared_clock = 0;
+std::mutex g_prepared_mutex;
+
+// A reference to the prepared tenant `id` of policy `h` (made now if
+// needed), or nullptr with *admitted false when the policy does not admit it.
+PreparedTenant* prepared_for(const PolicyHolder& h, std::string_view id, bool* admitted) {
+  *admitted = true;
+  {
+    std::lock_guard<std::mutex> lock(g_prepared_mutex);
+    ++g_prepared_clock;
+    for (PreparedEntry& e : g_prepared) {
+      if (e.p != nullptr && e.policy == &h && e.len == id.size() && std::memcmp(e.id, id.data(), id.size()) == 0) {
+        e.last_use = g_prepared_clock;
+        e.p->refs.fetch_add(1, std::memory_order_relaxed);
+        return e.p;
+      }
+    }
+  }
+  auto ctx = tenant::TenantContext::create(*h.policy, id);
+  if (!ctx) {
+    *admitted = false;
+    if (h.policy->find(id) != nullptr) log_line("cannot build the rules of an admitted tenant", ctx.error().str().c_str());
+    return nullptr;
+  }
+  PreparedTenant* p = prepare_tenant(std::move(ctx).value());
+  if (p == nullptr) return nullptr;
+  PreparedTenant* evicted = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_prepared_mutex);
+    PreparedEntry* slot = &g_prepared[0];
+    for (PreparedEntry& e : g_prepared) {
+      if (e.p == nullptr) {
+        slot = &e;
+        break;
+      }
+      if (e.last_use < slot->last_use) slot = &e;
+    }
+    evicted = slot->p;
+    std::memcpy(slot->id, id.data(), id.size());
+    slot->len = static_cast<std::uint8_t>(id.size());
+    slot->policy = &h;
+    slot->p = p;
+    slot->last_use = g_prepared_clock;
+    p->refs.fetch_add(1, std::memory_order_relaxed);  // the caller's
+  }
+  release(evicted);  // requests still using it hold their own references
+  return p;
+}
+
 // Valid ids are at most 64 bytes; never read further than that into memory
 // the caller handed us.
 bool read_id(const char* id, std::string_view& out) noexcept {
@@ -320,15 +386,11 @@ extern "C" __attribute__((noinline, visibility("default"))) int sandbox_set_tena
   if (!sb::g_tenant_ever_set.load(std::memory_order_relaxed)) sb::g_tenant_ever_set.store(true, std::memory_order_relaxed);
   try {
     sb::InternalScope internal;
-    // One lookup on the hot path: create() fails for a tenant the policy
-    // does not admit; only then is it worth asking why.
-    auto ctx = tenant::TenantContext::create(*h->policy, id);
-    if (!ctx) {
-      if (h->policy->find(id) != nullptr)
-        sb::log_line("cannot build the rules of an admitted tenant", ctx.error().str().c_str());
-      return -ENOENT;
-    }
-    sb::ActiveTenant* t = sb::make_active(std::move(ctx).value());
+    bool admitted = true;
+    sb::PreparedTenant* p = sb::prepared_for(*h, id, &admitted);
+    if (p == nullptr) return admitted ? -ENOMEM : -ENOENT;
+    sb::ActiveTenant* t = sb::make_active(p);
+    sb::release(p);  // the tag took its own reference
     if (t == nullptr) return -ENOMEM;
     t_state.tenant = t;
     return 0;

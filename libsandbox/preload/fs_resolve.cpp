@@ -52,25 +52,59 @@ bool is_magic(const char* abs) noexcept {
          starts_with(abs, "/dev/std");
 }
 
-// The area's root, opened once per ActiveTenant and shared by all threads.
+// The area's root, opened once per prepared tenant (per tenant and
+// process) and shared by all threads and requests. The first use in each
+// request checks that the path still names that object (one stat: the
+// folder may have been renamed or swapped by the operator since): a
+// descriptor of what is no longer the tenant's folder is never used again.
 int area_root(ActiveTenant& t, int i) noexcept {
-  std::atomic<int>& slot = t.area_fds[static_cast<std::size_t>(i)];
+  const auto ui = static_cast<std::size_t>(i);
+  std::atomic<int>& slot = t.area_fds[ui];
+  PreparedTenant* p = t.prepared;
+  const std::uint64_t bit = i < 64 ? (std::uint64_t{1} << i) : 0;
   int fd = slot.load(std::memory_order_acquire);
-  if (fd >= 0) return fd;
+  if (fd >= 0 && bit != 0 && (t.areas_checked.load(std::memory_order_relaxed) & bit) != 0) return fd;
   InternalScope internal;
-  const auto& area = t.ctx->areas()[static_cast<std::size_t>(i)];
+  ErrnoKeeper keep;
+  const auto& area = t.ctx->areas()[ui];
+  if (fd >= 0 && p != nullptr) {
+    struct stat now {};
+    if (SB_REAL(stat)(area.path.c_str(), &now) == 0 &&
+        static_cast<std::uint64_t>(now.st_dev) == p->area_dev[ui].load(std::memory_order_relaxed) &&
+        static_cast<std::uint64_t>(now.st_ino) == p->area_ino[ui].load(std::memory_order_relaxed)) {
+      t.areas_checked.fetch_or(bit, std::memory_order_relaxed);
+      return fd;
+    }
+    // Renamed, swapped or gone: forget this descriptor. It is not closed
+    // (another thread of the tenant may be inside a call on it); it stays
+    // marked internal and leaks one descriptor per such change.
+    int expected = fd;
+    slot.compare_exchange_strong(expected, -1, std::memory_order_acq_rel);
+  }
   // No O_DIRECTORY: an area may be a single file.
   int nfd = SB_REAL(open)(area.path.c_str(), O_PATH | O_CLOEXEC);
   if (nfd < 0) return -errno;
   nfd = fds::keep_internal(nfd);
+  struct stat st {};
+  if (p != nullptr && ::fstat(nfd, &st) == 0) {
+    p->area_dev[ui].store(static_cast<std::uint64_t>(st.st_dev), std::memory_order_relaxed);
+    p->area_ino[ui].store(static_cast<std::uint64_t>(st.st_ino), std::memory_order_relaxed);
+  }
   int expected = -1;
   if (!slot.compare_exchange_strong(expected, nfd, std::memory_order_acq_rel)) {
     fds::unmark_internal(nfd);
     sys_close(nfd);
     return expected;
   }
+  t.areas_checked.fetch_or(bit, std::memory_order_relaxed);
   return nfd;
 }
+
+}  // namespace
+
+int area_root_fd(ActiveTenant& t, int i) noexcept { return area_root(t, i); }
+
+namespace {
 
 // A Write request in an area that contains a more restrictive area (a
 // read_only tree inside the tenant's root) must not reach that tree through

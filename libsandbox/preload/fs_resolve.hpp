@@ -97,6 +97,10 @@ int absolutize(int dirfd, const char* path, char* out, std::size_t cap, bool* tr
 // 0 or -errno (-EACCES: a link to a pipe/socket/deleted file).
 int walk(ActiveTenant& t, const char* abs, bool follow_final, char* out) noexcept;
 
+// The root descriptor of area i of t, checked against its path once per
+// request (see area_root in fs_resolve.cpp); -errno when it cannot be opened.
+int area_root_fd(ActiveTenant& t, int i) noexcept;
+
 // Rewrites a denied path that lies in the real (symlink-resolved) location
 // of an area root to the area's configured name; true when rewritten.
 bool remap_canonical(ActiveTenant& t, char* path, std::size_t* len) noexcept;

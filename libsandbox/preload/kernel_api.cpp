@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "fs_resolve.hpp"
 #include "internal.hpp"
 #include "kernel_confine.hpp"
 #include "proc_common.hpp"
@@ -47,6 +48,7 @@ struct Entry {
   std::string tenant;
   std::shared_ptr<k::Confinement> confinement;
   std::uint64_t last_use = 0;
+  std::uint64_t root_dev = 0, root_ino = 0;  // the tenant's root when the ruleset was built
 };
 constexpr std::size_t kCacheMax = 128;
 std::mutex g_mutex;  // the cache; never held while a request runs
@@ -65,10 +67,30 @@ k::ConfineOptions confine_options() {
   return o;
 }
 
+// The tenant's root as it is now: (dev, ino) of its prepared root
+// descriptor, checked against the path in this request (fs::area_root).
+// A ruleset is built from O_PATH descriptors, i.e. from objects, not names:
+// after an operator renames or swaps tenant folders, a ruleset built before
+// would grant the folder that is now another tenant's path.
+void root_identity(ActiveTenant& t, std::uint64_t& dev, std::uint64_t& ino) noexcept {
+  dev = ino = 0;
+  const auto& areas = t.ctx->areas();
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    if (areas[i].key != tenant::RuleKey::Root) continue;
+    if (fs::area_root_fd(t, static_cast<int>(i)) >= 0 && t.prepared != nullptr) {
+      dev = t.prepared->area_dev[i].load(std::memory_order_relaxed);
+      ino = t.prepared->area_ino[i].load(std::memory_order_relaxed);
+    }
+    return;
+  }
+}
+
 // nullptr with err set when the ruleset cannot be built; *fresh: built now.
-std::shared_ptr<k::Confinement> confinement_for(const ActiveTenant& t, std::string& err, bool& fresh) {
+std::shared_ptr<k::Confinement> confinement_for(ActiveTenant& t, std::string& err, bool& fresh) {
   fresh = false;
   const std::string_view id = t.ctx->id();
+  std::uint64_t dev = 0, ino = 0;
+  root_identity(t, dev, ino);
   {
     std::lock_guard<std::mutex> g(g_mutex);
     if (g_cache_pid != ::getpid()) {
@@ -76,11 +98,17 @@ std::shared_ptr<k::Confinement> confinement_for(const ActiveTenant& t, std::stri
       g_cache_pid = ::getpid();
     }
     ++g_clock;
-    for (Entry& e : g_cache) {
-      if (e.tenant == id) {
-        e.last_use = g_clock;
-        return e.confinement;
+    for (auto it = g_cache.begin(); it != g_cache.end(); ++it) {
+      if (it->tenant != id) continue;
+      if (it->root_dev == dev && it->root_ino == ino) {
+        it->last_use = g_clock;
+        return it->confinement;
       }
+      // The folder changed under the ruleset: build a new one, and the
+      // threads bound to the old one never serve this tenant again.
+      g_cache.erase(it);
+      k::pool_forget_tenant(t.ctx->id_cstr());
+      break;
     }
   }
   auto prepared = k::Confinement::prepare(*t.ctx, confine_options());
@@ -97,7 +125,7 @@ std::shared_ptr<k::Confinement> confinement_for(const ActiveTenant& t, std::stri
                                    [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
     g_cache.erase(oldest);  // a thread still using it holds its own reference
   }
-  g_cache.push_back(Entry{std::string(id), c, g_clock});
+  g_cache.push_back(Entry{std::string(id), c, g_clock, dev, ino});
   return c;
 }
 

@@ -89,19 +89,61 @@ const char* library_path() noexcept {
   return g_library_path;
 }
 
-ActiveTenant* make_active(std::unique_ptr<const tenant::TenantContext> ctx) noexcept {
+PreparedTenant* prepare_tenant(std::unique_ptr<const tenant::TenantContext> ctx) noexcept {
+  try {
+    auto* p = new PreparedTenant;
+    const std::size_t n = ctx->areas().size();
+    p->area_fds = std::make_unique<std::atomic<int>[]>(n);
+    p->area_dev = std::make_unique<std::atomic<std::uint64_t>[]>(n);
+    p->area_ino = std::make_unique<std::atomic<std::uint64_t>[]>(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      p->area_fds[i].store(-1, std::memory_order_relaxed);
+      p->area_dev[i].store(0, std::memory_order_relaxed);
+      p->area_ino[i].store(0, std::memory_order_relaxed);
+    }
+    p->ctx = std::move(ctx);
+    return p;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void release(PreparedTenant* p) noexcept {
+  if (p == nullptr || p->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  InternalScope internal;
+  ErrnoKeeper keep;
+  const std::size_t n = p->ctx ? p->ctx->areas().size() : 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int fd = p->area_fds[i].exchange(-1, std::memory_order_acq_rel);
+    if (fd >= 0) {
+      fds::unmark_internal(fd);
+      SB_REAL(close)(fd);
+    }
+  }
+  delete p;
+}
+
+ActiveTenant* make_active(PreparedTenant* p) noexcept {
   static std::atomic<std::uint64_t> serial{0};
+  if (p == nullptr) return nullptr;
   try {
     auto* t = new ActiveTenant;
-    const std::size_t n = ctx->areas().size();
-    t->area_fds = std::make_unique<std::atomic<int>[]>(n);
-    for (std::size_t i = 0; i < n; ++i) t->area_fds[i].store(-1, std::memory_order_relaxed);
-    t->ctx = std::move(ctx);
+    p->refs.fetch_add(1, std::memory_order_relaxed);
+    t->prepared = p;
+    t->ctx = p->ctx.get();
+    t->area_fds = p->area_fds.get();
     t->serial = serial.fetch_add(1, std::memory_order_relaxed) + 1;
     return t;
   } catch (...) {
     return nullptr;
   }
+}
+
+ActiveTenant* make_active(std::unique_ptr<const tenant::TenantContext> ctx) noexcept {
+  PreparedTenant* p = prepare_tenant(std::move(ctx));
+  ActiveTenant* t = make_active(p);
+  release(p);  // the tag holds its own reference
+  return t;
 }
 
 void retain(ActiveTenant* t) noexcept {
@@ -111,16 +153,7 @@ void retain(ActiveTenant* t) noexcept {
 void release(ActiveTenant* t) noexcept {
   if (t == nullptr || t == g_deny_all) return;
   if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  InternalScope internal;
-  ErrnoKeeper keep;
-  const std::size_t n = t->ctx ? t->ctx->areas().size() : 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    int fd = t->area_fds[i].exchange(-1, std::memory_order_acq_rel);
-    if (fd >= 0) {
-      fds::unmark_internal(fd);
-      SB_REAL(close)(fd);
-    }
-  }
+  release(t->prepared);
   delete t;
 }
 

@@ -45,10 +45,31 @@ const RealFunctions& real() noexcept;
 // it. The root descriptors of its areas are opened lazily, once, and closed
 // with it; the fs wrappers resolve paths beneath them (openat2
 // RESOLVE_BENEATH), so what the kernel opens is what was allowed.
-struct ActiveTenant {
+// What a tenant's rules cost to prepare, done once per tenant per process
+// and shared by every request of it there: the expanded rules and the area
+// root descriptors (kept open). The module's per-request sandbox_set_tenant
+// takes one from a small per-process cache (control.cpp) instead of
+// expanding the policy and opening the roots again for each request.
+struct PreparedTenant {
   std::atomic<std::int32_t> refs{1};
   std::unique_ptr<const tenant::TenantContext> ctx;
   std::unique_ptr<std::atomic<int>[]> area_fds;  // one per ctx->areas(); -1 until opened
+  // (dev, ino) of each root when it was opened: a root descriptor is reused
+  // by a later request only after its path is seen to name the same object
+  // (an operator who renames or swaps tenant folders must never have site-a
+  // served from what is now site-b's folder). 0: not opened.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> area_dev, area_ino;
+};
+PreparedTenant* prepare_tenant(std::unique_ptr<const tenant::TenantContext> ctx) noexcept;
+void release(PreparedTenant* p) noexcept;
+
+struct ActiveTenant {
+  std::atomic<std::int32_t> refs{1};
+  PreparedTenant* prepared = nullptr;             // one reference, owned
+  const tenant::TenantContext* ctx = nullptr;     // prepared->ctx
+  std::atomic<int>* area_fds = nullptr;           // prepared->area_fds
+  // Areas whose root this request has checked against its path (bit i).
+  std::atomic<std::uint64_t> areas_checked{0};
   std::uint64_t serial = 0;                       // unique per process lifetime
   bool locked = false;  // a process started from a tenant: can never be cleared
   // sandbox_set_request_info (control.cpp): the request's id for denial
@@ -72,6 +93,8 @@ struct ActiveTenant {
   std::atomic<std::uint8_t> vhost_len{0};  // 0: none
   char vhost[kMaxVhost + 1] = {};
 };
+// A new per-request tag over a prepared tenant (takes a reference of it).
+ActiveTenant* make_active(PreparedTenant* p) noexcept;
 ActiveTenant* make_active(std::unique_ptr<const tenant::TenantContext> ctx) noexcept;
 void retain(ActiveTenant* t) noexcept;
 void release(ActiveTenant* t) noexcept;

@@ -275,7 +275,7 @@ MaxSpareThreads 32"""}[self.mpm]
                   "TypesConfig /etc/mime.types", "DirectoryIndex index.php index.html",
                   f"ErrorLog {self.error_log_path}", "LogLevel info",
                   # port= and ka= tell which requests shared a connection.
-                  'LogFormat "%a %v tenant=%{TENANT_ID}e \\"%r\\" %>s port=%{remote}p ka=%k" tenant',
+                  'LogFormat "%a %v tenant=%{TENANT_ID}e \\"%r\\" %>s port=%{remote}p ka=%k confined=%{TENANT_CONFINED}e" tenant',
                   f"CustomLog {self.access_log_path} tenant",
                   "Timeout 10",
                   # Keep-alive as real hosting runs it (and as nginx's upstream
